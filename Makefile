@@ -1,0 +1,58 @@
+# The README's two commands: `make demo` and `make test`. Everything installs into .venv from the
+# pinned requirements.txt; all state (warehouse, Airflow home, demo services) lives in .state/.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.9.30
+
+export PYTHONPATH := $(CURDIR)/include
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export DBT_VERSION_CHECK := False
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
+export AIRFLOW__USAGE_DATA_COLLECTION__ENABLED := False
+
+.PHONY: demo test test-fast lint manifest airflow-settings lock venv clean
+
+## demo: install, start (or reuse) PostgreSQL + S3, generate demo data, run every DAG, print a summary
+demo: venv
+	@$(BIN)/python -m zlv_dwh.demo
+
+## test: the whole test suite (slow end-to-end tests included), as CI runs it
+test: venv
+	@$(BIN)/python -m pytest
+
+## test-fast: everything but the slow end-to-end tests
+test-fast: venv
+	@$(BIN)/python -m pytest -m "not slow"
+
+lint: venv
+	@$(BIN)/ruff check include dags tests
+	@$(BIN)/ruff format --check include dags tests
+
+## manifest: build include/dbt/target/manifest.json, which the DAGs render from
+manifest: venv
+	@ZLV_WAREHOUSE_PATH=$${ZLV_WAREHOUSE_PATH:-$(CURDIR)/.state/data/warehouse.duckdb} \
+	  $(BIN)/dbt parse --project-dir include/dbt --profiles-dir include/dbt --target-path target --quiet
+
+## airflow-settings: apply airflow_settings.yaml (pools, variables) to the Airflow in AIRFLOW_HOME
+airflow-settings: venv
+	@$(BIN)/python -m zlv_dwh.airflow_settings airflow_settings.yaml
+
+## lock: re-resolve requirements.in into the fully pinned requirements.txt
+lock: venv
+	@$(BIN)/uv pip compile requirements.in -o requirements.txt --python-version 3.11 -q --custom-compile-command "make lock"
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0] + ": install python3.11 and run make PYTHON=python3.11 ...")'
+	@echo "Installing the pinned environment into $(VENV) (first time only)..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	@$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.txt || $(BIN)/python -m pip install -q -r requirements.txt
+	@touch $@
+
+clean:
+	rm -rf .state include/dbt/target include/dbt/logs

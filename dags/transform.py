@@ -1,0 +1,53 @@
+"""ZLV: build the dbt models (one Airflow task each), audit the marts for personal data, publish."""
+
+from airflow.sdk import DAG, Asset, task
+from cosmos import DbtTaskGroup
+from zlv_dwh import airflow_tasks, dbt_rendering
+from zlv_dwh.dag_defaults import DEFAULT_ARGS, RAW_ASSETS, START_DATE
+from zlv_dwh.settings import DUCKDB_POOL
+
+DOC = """
+### dbt -> RGPD audit -> publish for Metabase
+Runs when any raw family is updated (assets), builds the dbt project `include/dbt/` model by model
+(each model's tests right after it), then:
+- `rgpd_audit`: every mart column must carry `meta.rgpd` and none may be personal data; a failure
+  stops the run here and **nothing is published** (the previous file stays as it was);
+- `publish`: copies the marts into the file Metabase reads, atomically.
+
+**On failure**: a red dbt task shows the model or test that failed (its log has dbt's output); a
+red `rgpd_audit` lists each offending mart and column (table `ops.rgpd_audit`). These need a fix,
+not a retry.
+"""
+
+with DAG(
+    dag_id="zlv_transform",
+    description="dbt models -> RGPD audit -> publish marts",
+    doc_md=DOC,
+    schedule=(Asset(RAW_ASSETS["production"]) | Asset(RAW_ASSETS["locomvac"]) | Asset(RAW_ASSETS["ff"])),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["zlv", "dbt", "publish"],
+):
+    dbt = DbtTaskGroup(
+        group_id="dbt",
+        project_config=dbt_rendering.project_config(),
+        profile_config=dbt_rendering.profile_config(),
+        execution_config=dbt_rendering.execution_config(),
+        render_config=dbt_rendering.render_config(),
+        operator_args=dbt_rendering.OPERATOR_ARGS,
+        default_args={"retries": 0},
+    )
+
+    @task(pool=DUCKDB_POOL, retries=0)
+    def rgpd_audit(**context) -> str:
+        """Fail the run if any mart column is unclassified or personal."""
+        return airflow_tasks.run_rgpd_audit(context["run_id"])
+
+    @task(pool=DUCKDB_POOL)
+    def publish(**context) -> dict:
+        """Atomically replace the published marts file Metabase reads."""
+        return airflow_tasks.publish_marts(context["run_id"])
+
+    dbt >> rgpd_audit() >> publish()

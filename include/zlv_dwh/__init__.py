@@ -1,0 +1,1 @@
+"""ZLV analytics warehouse: ingestion, RGPD audit and publication, free of Airflow imports."""

@@ -1,0 +1,104 @@
+"""What the Airflow tasks call: resolve connections and secrets the Airflow way, then hand plain
+values to the Airflow-free core. Imported by DAG files; touches Airflow only when a task runs."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from zlv_dwh import ingest_files, ingest_postgres, pii, publish, rgpd_audit
+from zlv_dwh.settings import DBT_PROJECT_DIR, Paths
+from zlv_dwh.warehouse import connect
+
+log = logging.getLogger(__name__)
+
+
+def _libpq_value(value: object) -> str:
+    text = str(value)
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def postgres_dsn(conn_id: str) -> str:
+    """A libpq keyword DSN from an Airflow connection (password never logged)."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    parts = {"host": conn.host, "port": conn.port or 5432, "dbname": conn.schema, "user": conn.login, "password": conn.password}
+    parts.update({k: v for k, v in conn.extra_dejson.items() if k in ("sslmode", "connect_timeout", "application_name")})
+    parts.setdefault("application_name", "zlv_dwh_ingest")
+    return " ".join(f"{k}={_libpq_value(v)}" for k, v in parts.items() if v not in (None, ""))
+
+
+def s3_settings(conn_id: str) -> ingest_files.S3Settings:
+    """S3 access from an Airflow 'aws' connection; `endpoint_url` in its extra for Cellar/MinIO."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    extra = conn.extra_dejson
+    return ingest_files.S3Settings(
+        endpoint_url=extra.get("endpoint_url"),
+        access_key_id=conn.login,
+        secret_access_key=conn.password,
+        region=extra.get("region_name", "us-east-1"),
+    )
+
+
+def pseudonymisation_key() -> bytes | None:
+    """The keyed-hash secret: environment first, then the Airflow variable named by the policy."""
+    key = pii.key_from_env()
+    if key:
+        return key
+    from airflow.sdk import Variable
+
+    value = Variable.get(pii.load_policy().key_airflow_variable, default=None)
+    return value.encode("utf-8") if value else None
+
+
+def ingest_production_table(table: str, run_id: str) -> dict:
+    config = ingest_postgres.load_config()
+    paths = Paths.from_env()
+    rows = ingest_postgres.ingest_table(
+        config.tables[table],
+        pg_dsn=postgres_dsn(config.connection_id),
+        warehouse=paths.warehouse,
+        run_id=run_id,
+        key=pseudonymisation_key(),
+        extension_dir=paths.extension_dir,
+        source_schema=config.schema,
+        target_schema=config.target_schema,
+    )
+    return {"table": table, "rows": rows}
+
+
+def ingest_file_family(family: str, run_id: str) -> dict:
+    config = ingest_files.load_config()
+    paths = Paths.from_env()
+    result = ingest_files.ingest_family(
+        config.families[family],
+        s3=s3_settings(config.connection_id),
+        bucket=os.environ.get("ZLV_S3_BUCKET", config.bucket),
+        warehouse=paths.warehouse,
+        run_id=run_id,
+        hash_key=pseudonymisation_key(),
+        extension_dir=paths.extension_dir,
+    )
+    return {o.key: o.rows for o in result.objects}
+
+
+def run_rgpd_audit(run_id: str) -> str:
+    paths = Paths.from_env()
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    with connect(paths.warehouse) as con:
+        report = rgpd_audit.audit(con, manifest, run_id)
+        rgpd_audit.record(con, report)
+    log.info("%s", report.summary())
+    if report.verdict != "pass":
+        raise rgpd_audit.RgpdAuditFailed(report.summary())
+    return report.verdict
+
+
+def publish_marts(run_id: str) -> dict:
+    paths = Paths.from_env()
+    result = publish.publish(paths.warehouse, paths.published_marts, run_id)
+    log.info("published %s to %s", result.tables, result.path)
+    return {"path": str(result.path), "tables": result.tables}

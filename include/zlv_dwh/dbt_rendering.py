@@ -1,0 +1,47 @@
+"""Cosmos configuration for the dbt project, built once so every DAG renders it the same way.
+
+The project is loaded from a manifest built ahead (`make manifest`, `dbt parse`): DAG files then
+parse in about a second with no database. Models run in-process (dbtRunner), tests after each model,
+every dbt task in the one-slot DuckDB pool."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+from zlv_dwh.settings import DBT_PROJECT_DIR, DUCKDB_POOL, Paths
+
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+def project_config() -> ProjectConfig:
+    if not MANIFEST.exists():
+        raise FileNotFoundError(f"{MANIFEST} is missing: build it with `make manifest` (dbt parse)")
+    return ProjectConfig(
+        dbt_project_path=DBT_PROJECT_DIR,
+        manifest_path=MANIFEST,
+        install_dbt_deps=False,
+        env_vars={"ZLV_WAREHOUSE_PATH": str(Paths.from_env().warehouse)},
+    )
+
+
+def profile_config() -> ProfileConfig:
+    return ProfileConfig(profile_name="zlv", target_name="dev", profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml")
+
+
+def execution_config() -> ExecutionConfig:
+    return ExecutionConfig(
+        execution_mode=ExecutionMode.LOCAL,
+        invocation_mode=InvocationMode.DBT_RUNNER,
+        dbt_executable_path=str(Path(sys.executable).with_name("dbt")),
+    )
+
+
+def render_config() -> RenderConfig:
+    return RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH)
+
+
+OPERATOR_ARGS = {"pool": DUCKDB_POOL, "install_deps": False}

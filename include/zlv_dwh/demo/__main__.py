@@ -1,0 +1,5 @@
+import sys
+
+from zlv_dwh.demo.run import main
+
+sys.exit(main())

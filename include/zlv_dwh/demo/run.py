@@ -1,0 +1,178 @@
+"""`make demo`: local services, demo data, then every DAG through Airflow, and a summary.
+
+Also the library the end-to-end tests use, so the tests prove exactly what the README promises."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from zlv_dwh import summary
+from zlv_dwh.demo import generate, services
+from zlv_dwh.settings import REPO_ROOT, Paths
+
+DAG_ORDER = ["zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff", "zlv_transform"]
+DEMO_DATABASE = "zlv_demo_production"
+BIN = Path(sys.executable).parent
+
+
+class StageFailed(RuntimeError):
+    pass
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+@dataclass
+class Stack:
+    """Where the pipeline's sources are and where its state goes."""
+
+    state_dir: Path
+    production_url: str  # postgresql://user@host:port/db
+    s3_url: str
+    s3_access_key: str
+    s3_secret_key: str
+    pseudonymisation_key: str
+    bucket: str = "zlv-lake"
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(self.state_dir / "data")
+
+    def env(self, dbt_project_dir: Path | None = None) -> dict[str, str]:
+        """The environment every Airflow and dbt command of the pipeline runs with."""
+        airflow_home = self.state_dir / "airflow"
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            "AIRFLOW__COSMOS__CACHE_DIR": str(self.state_dir / "cosmos_cache"),
+            "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+            "DBT_VERSION_CHECK": "False",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT / "include"), os.environ.get("PYTHONPATH")])),
+            "ZLV_DATA_DIR": str(self.paths.data_dir),
+            "ZLV_WAREHOUSE_PATH": str(self.paths.warehouse),
+            "ZLV_PSEUDONYMISATION_KEY": self.pseudonymisation_key,
+            "ZLV_S3_BUCKET": self.bucket,
+            "AIRFLOW_CONN_ZLV_PRODUCTION": self.production_url,
+            "AIRFLOW_CONN_ZLV_S3": json.dumps({
+                "conn_type": "aws", "login": self.s3_access_key, "password": self.s3_secret_key,
+                "extra": {"endpoint_url": self.s3_url, "region_name": "us-east-1"},
+            }),
+        }
+        if dbt_project_dir is not None:
+            env["ZLV_DBT_PROJECT_DIR"] = str(dbt_project_dir)
+        return env
+
+
+def _run(cmd: list[str], env: dict, log_file: Path, what: str) -> None:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "w") as out:
+        proc = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    if proc.returncode != 0:
+        tail = "".join(log_file.read_text(errors="replace").splitlines(keepends=True)[-25:])
+        raise StageFailed(f"{what} failed (exit {proc.returncode}); last lines of {log_file}:\n{tail}")
+
+
+def generate_sources(stack: Stack, admin_pg_url: str, seed: int, scale: int) -> generate.Demo:
+    say(f"Generating demo data (seed {seed}, {scale} dwellings)")
+    demo = generate.build(seed=seed, scale=scale)
+    db_url = services.recreate_database(admin_pg_url, stack.production_url.rsplit("/", 1)[1])
+    generate.write_production(demo, db_url)
+    say(f"  production database {stack.production_url.rsplit('/', 1)[1]}: "
+        + ", ".join(f"{t} {n}" for t, n in generate.production_row_counts(demo).items()))
+    generate.upload_files(demo, stack.s3_url, stack.s3_access_key, stack.s3_secret_key, stack.bucket)
+    say(f"  {len(demo.files)} LOCOMVAC / FF files uploaded to s3://{stack.bucket}/lake/cerema/")
+    return demo
+
+
+def build_manifest(env: dict, dbt_project_dir: Path, log_dir: Path) -> None:
+    """`dbt parse`: the manifest Cosmos renders the DAG from (no database needed)."""
+    _run([str(BIN / "dbt"), "parse", "--project-dir", str(dbt_project_dir), "--profiles-dir", str(dbt_project_dir),
+          "--target-path", "target"], env, log_dir / "dbt_parse.log", "dbt parse")
+
+
+def prepare_airflow(stack: Stack, env: dict) -> None:
+    log_dir = stack.state_dir / "logs"
+    say("Airflow: migrating the metadata database and applying airflow_settings.yaml")
+    _run([str(BIN / "airflow"), "db", "migrate"], env, log_dir / "airflow_db_migrate.log", "airflow db migrate")
+    _run([sys.executable, "-m", "zlv_dwh.airflow_settings", str(REPO_ROOT / "airflow_settings.yaml")], env,
+         log_dir / "airflow_settings.log", "applying airflow_settings.yaml")
+    say("dbt: parsing the project into target/manifest.json")
+    build_manifest(env, Path(env.get("ZLV_DBT_PROJECT_DIR", REPO_ROOT / "include" / "dbt")), log_dir)
+
+
+def run_dag(stack: Stack, dag_id: str, env: dict) -> None:
+    say(f"Airflow: running DAG {dag_id} (airflow dags test)")
+    started = time.monotonic()
+    _run([str(BIN / "airflow"), "dags", "test", dag_id], env, stack.state_dir / "logs" / f"{dag_id}.log", f"DAG {dag_id}")
+    say(f"  {dag_id} succeeded in {time.monotonic() - started:.0f}s")
+
+
+def run_pipeline(stack: Stack, env: dict | None = None) -> dict:
+    env = env or stack.env()
+    prepare_airflow(stack, env)
+    for dag_id in DAG_ORDER:
+        run_dag(stack, dag_id, env)
+    return summary.collect(stack.paths)
+
+
+def demo_key(state_dir: Path) -> str:
+    """A random key kept across demo runs, so pseudonymised ids stay stable between runs."""
+    key_file = state_dir / "demo_pseudonymisation.key"
+    if not key_file.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_hex(32))
+        os.chmod(key_file, 0o600)
+    return key_file.read_text().strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=int, default=int(os.environ.get("ZLV_DEMO_SCALE", 2000)), help="dwellings to generate")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("ZLV_STATE_DIR", REPO_ROOT / ".state")))
+    args = parser.parse_args(argv)
+    state_dir = args.state_dir.resolve()
+    started = time.monotonic()
+    started_services: list[services.Service] = []
+    try:
+        say("Services: PostgreSQL (the demo 'production' database) and S3 (the national files)")
+        pg = services.start_postgres(state_dir, say=say)
+        started_services.append(pg)
+        s3 = services.start_s3(say=say)
+        started_services.append(s3)
+        access, secret = services.s3_credentials()
+        stack = Stack(state_dir, pg.url.rsplit("/", 1)[0] + f"/{DEMO_DATABASE}", s3.url, access, secret, demo_key(state_dir))
+        generate_sources(stack, pg.url, args.seed, args.scale)
+        figures = run_pipeline(stack)
+    except services.PrerequisiteMissing as exc:
+        print(f"\nMissing prerequisite: {exc}", file=sys.stderr)
+        return 2
+    except StageFailed as exc:
+        print(f"\nThe demo stopped: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for service in reversed(started_services):
+            service.stop()
+    print(f"\n=== ZLV demo done in {time.monotonic() - started:.0f}s ===")
+    print(summary.render(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

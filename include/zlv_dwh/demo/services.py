@@ -1,0 +1,156 @@
+"""Local services for the demo and the tests: a PostgreSQL server and an S3-compatible endpoint.
+
+URLs given in the environment win (ZLV_DEMO_PG_URL, ZLV_DEMO_S3_URL); otherwise a reachable local
+PostgreSQL is reused, or a throwaway cluster is started from the installed server binaries, and
+moto's S3 server is started on a free port. What we start, we stop."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+DEMO_S3_ACCESS_KEY = "zlv-demo-access-key"
+DEMO_S3_SECRET_KEY = "zlv-demo-secret-key"
+
+
+class PrerequisiteMissing(RuntimeError):
+    """Something the demo needs is not installed; the message says how to install it."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Service:
+    url: str
+    started_here: bool = False
+    _stop: Callable[[], None] | None = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop()
+            self._stop = None
+
+
+def _can_connect(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) + sorted(glob.glob(f"/opt/homebrew/opt/postgresql*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def start_postgres(state_dir: Path, say: Callable[[str], None] = print) -> Service:
+    """An admin URL of a PostgreSQL server where we may create databases."""
+    if os.environ.get("ZLV_DEMO_PG_URL"):
+        url = os.environ["ZLV_DEMO_PG_URL"]
+        if not _can_connect(url):
+            raise PrerequisiteMissing("ZLV_DEMO_PG_URL is set but PostgreSQL does not answer there")
+        say("PostgreSQL: using ZLV_DEMO_PG_URL")
+        return Service(url)
+    for user in dict.fromkeys([os.environ.get("PGUSER", "postgres"), "postgres", os.environ.get("USER", "")]):
+        if not user:
+            continue
+        url = f"postgresql://{user}@127.0.0.1:5432/postgres"
+        if _can_connect(url):
+            say(f"PostgreSQL: reusing the local server on 127.0.0.1:5432 (user {user})")
+            return Service(url)
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not (initdb and pg_ctl):
+        raise PrerequisiteMissing(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found and no server answers on 127.0.0.1:5432.\n"
+            "  Install them:  sudo apt-get install -y postgresql   (Debian/Ubuntu)\n"
+            "                 brew install postgresql@16           (macOS)\n"
+            "  or point ZLV_DEMO_PG_URL at a server where you may create databases."
+        )
+    pgdata = state_dir / "pgdata"
+    port = free_port()
+    # PostgreSQL refuses to run as root: run the throwaway cluster as the 'postgres' account then.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if not (pgdata / "PG_VERSION").exists():
+        say(f"PostgreSQL: creating a throwaway cluster in {pgdata}")
+        pgdata.mkdir(parents=True, exist_ok=True)
+        if as_user:
+            shutil.chown(pgdata, "postgres")
+        subprocess.run([*as_user, initdb, "-D", str(pgdata), "-U", "postgres", "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
+    say(f"PostgreSQL: starting the throwaway cluster on port {port}")
+    subprocess.run(
+        [*as_user, pg_ctl, "-D", str(pgdata), "-l", str(pgdata / "server.log"), "-w", "start",
+         "-o", f"-p {port} -c listen_addresses=127.0.0.1 -k {pgdata}"],
+        check=True, capture_output=True,
+    )
+
+    def stop() -> None:
+        subprocess.run([*as_user, pg_ctl, "-D", str(pgdata), "-m", "fast", "-w", "stop"], capture_output=True)
+
+    return Service(f"postgresql://postgres@127.0.0.1:{port}/postgres", started_here=True, _stop=stop)
+
+
+def recreate_database(admin_url: str, name: str) -> str:
+    """Drop and create a database; returns its URL. Only for demo/test databases."""
+    with psycopg.connect(admin_url, autocommit=True) as con:
+        con.execute(f'drop database if exists "{name}" with (force)')
+        con.execute(f'create database "{name}"')
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def start_s3(say: Callable[[str], None] = print) -> Service:
+    """An S3 endpoint URL: ZLV_DEMO_S3_URL, or moto's server on a free loopback port."""
+    if os.environ.get("ZLV_DEMO_S3_URL"):
+        say("S3: using ZLV_DEMO_S3_URL")
+        return Service(os.environ["ZLV_DEMO_S3_URL"])
+    port = free_port()
+    moto = Path(sys.executable).with_name("moto_server")
+    proc = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"the S3 server (moto) did not start on port {port}") from None
+            time.sleep(0.2)
+    say(f"S3: started an S3-compatible server (moto) on {url}")
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    return Service(url, started_here=True, _stop=stop)
+
+
+def s3_credentials() -> tuple[str, str]:
+    return (
+        os.environ.get("ZLV_DEMO_S3_ACCESS_KEY", DEMO_S3_ACCESS_KEY),
+        os.environ.get("ZLV_DEMO_S3_SECRET_KEY", DEMO_S3_SECRET_KEY),
+    )

@@ -1,0 +1,77 @@
+"""The one publish step: copy the audited marts into the file Metabase reads, atomically.
+
+The new file is written beside the old one under a temporary name, flushed to disk, then renamed
+over it: a reader opens either the previous complete file or the new complete one, never a half
+written file, and the pipeline never waits for readers. Publishing requires a passing RGPD audit
+of the same run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from zlv_dwh import rgpd_audit
+from zlv_dwh.warehouse import connect, quote_ident, quote_literal
+
+log = logging.getLogger(__name__)
+
+
+class PublishRefused(RuntimeError):
+    """Nothing was published; the previous file is untouched."""
+
+
+@dataclass
+class PublishResult:
+    path: Path
+    tables: dict[str, int]
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(warehouse: Path, published: Path, run_id: str, marts_schema: str = "marts") -> PublishResult:
+    """Publish the marts of `run_id` to `published` if, and only if, its RGPD audit passed."""
+    published = Path(published)
+    published.parent.mkdir(parents=True, exist_ok=True)
+    tmp = published.with_name(f".{published.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    tables: dict[str, int] = {}
+    try:
+        with connect(warehouse, read_only=True) as con:
+            verdict = rgpd_audit.verdict_of(con, run_id)
+            if verdict != "pass":
+                raise PublishRefused(f"run {run_id}: RGPD audit verdict is {verdict or 'missing'}; nothing published")
+            names = [r[0] for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' "
+                "order by table_name", [marts_schema]).fetchall()]
+            if not names:
+                raise PublishRefused(f"no table in schema {marts_schema} of {warehouse}; nothing published")
+            con.execute(f"attach {quote_literal(str(tmp))} as pub")
+            for name in names:
+                con.execute(f"create table pub.main.{quote_ident(name)} as select * from {quote_ident(marts_schema)}.{quote_ident(name)}")
+                tables[name] = con.execute(f"select count(*) from pub.main.{quote_ident(name)}").fetchone()[0]
+            con.execute(
+                "create table pub.main._publication as select ? as run_id, cast(? as timestamp) as published_at, 'pass' as rgpd_verdict",
+                [run_id, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+            )
+            con.execute("detach pub")
+        os.chmod(tmp, 0o640)
+        _fsync(tmp)
+        os.replace(tmp, published)
+        _fsync(published.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+    report = published.with_suffix(".publication.json")
+    report.write_text(json.dumps({"run_id": run_id, "tables": tables}, indent=2), encoding="utf-8")
+    log.info("published %d mart(s) to %s", len(tables), published)
+    return PublishResult(published, tables)

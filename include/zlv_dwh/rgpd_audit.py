@@ -1,0 +1,164 @@
+"""The RGPD gate before publication: every mart column is classified, and none is personal.
+
+Input: the columns that really exist in the marts schema of the warehouse (not only what the yml
+says), their `meta.rgpd` class from dbt's manifest, and the PII policy's name patterns. A column
+with no class, an unknown class, class `personal`, or a name that denotes personal data without a
+pseudonymised/aggregated class fails the audit. Findings name the mart and the column, never a value."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from zlv_dwh.pii import PiiPolicy, load_policy
+
+log = logging.getLogger(__name__)
+
+REPORT_DDL = """
+create schema if not exists ops;
+create table if not exists ops.rgpd_audit (
+    run_id varchar not null,
+    audited_at timestamp not null,
+    mart varchar not null,
+    column_name varchar,
+    classification varchar,
+    check_name varchar not null,
+    status varchar not null,
+    detail varchar
+);
+"""
+
+
+class RgpdAuditFailed(RuntimeError):
+    """The marts expose (or may expose) personal data: publication must not happen."""
+
+
+@dataclass
+class ColumnCheck:
+    mart: str
+    column_name: str
+    classification: str | None
+    check_name: str
+    status: str  # pass | fail
+    detail: str = ""
+
+
+@dataclass
+class AuditReport:
+    run_id: str
+    audited_at: str
+    marts: list[str] = field(default_factory=list)
+    checks: list[ColumnCheck] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[ColumnCheck]:
+        return [c for c in self.checks if c.status == "fail"]
+
+    @property
+    def verdict(self) -> str:
+        return "fail" if self.failures or not self.marts else "pass"
+
+    def summary(self) -> str:
+        lines = [
+            f"RGPD audit {self.verdict.upper()}: {len(self.marts)} mart(s), "
+            f"{sum(1 for c in self.checks if c.check_name == 'classification')} column(s), {len(self.failures)} failure(s)"
+        ]
+        lines += [f"  FAIL {c.mart}.{c.column_name}: {c.check_name} ({c.detail})" for c in self.failures]
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        return json.dumps({"verdict": self.verdict, **asdict(self)}, indent=2, ensure_ascii=False)
+
+
+def _column_class(column: dict) -> str | None:
+    meta = dict(column.get("meta") or {})
+    meta.update((column.get("config") or {}).get("meta") or {})
+    return meta.get("rgpd")
+
+
+def mart_classifications(manifest_path: Path, marts_schema: str) -> dict[str, dict[str, str | None]]:
+    """{mart: {column: class}} for every dbt model materialised in the marts schema."""
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    result = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node["schema"] == marts_schema:
+            name = node.get("alias") or node["name"]
+            result[name] = {col: _column_class(spec) for col, spec in node.get("columns", {}).items()}
+    return result
+
+
+def audit(
+    con: duckdb.DuckDBPyConnection,
+    manifest_path: Path,
+    run_id: str,
+    marts_schema: str = "marts",
+    policy: PiiPolicy | None = None,
+) -> AuditReport:
+    """Check every column of every table in the marts schema against its classification."""
+    policy = policy or load_policy()
+    declared = mart_classifications(manifest_path, marts_schema)
+    actual: dict[str, list[str]] = {}
+    for table, column in con.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = ? "
+        "order by table_name, ordinal_position",
+        [marts_schema],
+    ).fetchall():
+        actual.setdefault(table, []).append(column)
+    report = AuditReport(run_id=run_id, audited_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    report.marts = sorted(actual)
+    for mart, columns in sorted(actual.items()):
+        classes = declared.get(mart, {})
+        for column in columns:
+            cls = classes.get(column)
+            check = ColumnCheck(mart, column, cls, "classification", "pass")
+            if mart not in declared:
+                check.status, check.detail = "fail", "table is not a dbt model of the project: no classification"
+            elif cls is None:
+                check.status, check.detail = "fail", "no meta.rgpd classification in the dbt yml"
+            elif cls not in policy.classes:
+                check.status, check.detail = "fail", f"unknown class {cls!r} (allowed: {', '.join(policy.classes)})"
+            elif cls not in policy.allowed_in_marts:
+                check.status, check.detail = "fail", f"class {cls!r} is not allowed in a mart"
+            report.checks.append(check)
+            pattern = policy.looks_personal(column)
+            if pattern and cls not in ("pseudonymised", "aggregated"):
+                report.checks.append(
+                    ColumnCheck(mart, column, cls, "column_name", "fail", f"name matches personal-data pattern {pattern}")
+                )
+    if not report.marts:
+        report.checks.append(ColumnCheck("*", "*", None, "marts_present", "fail", f"no table in schema {marts_schema}"))
+    return report
+
+
+def record(con: duckdb.DuckDBPyConnection, report: AuditReport) -> None:
+    """Store the report in ops.rgpd_audit (replacing an earlier audit of the same run)."""
+    con.execute(REPORT_DDL)
+    con.execute("begin transaction")
+    con.execute("delete from ops.rgpd_audit where run_id = ?", [report.run_id])
+    rows = [
+        (report.run_id, report.audited_at, c.mart, c.column_name, c.classification, c.check_name, c.status, c.detail)
+        for c in report.checks
+    ]
+    rows.append((report.run_id, report.audited_at, "*", None, None, "verdict", report.verdict, report.summary().splitlines()[0]))
+    con.executemany("insert into ops.rgpd_audit values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.execute("commit")
+
+
+def verdict_of(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
+    row = con.execute(
+        "select status from ops.rgpd_audit where run_id = ? and check_name = 'verdict'", [run_id]
+    ).fetchone() if _has_report_table(con) else None
+    return row[0] if row else None
+
+
+def _has_report_table(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(
+        con.execute(
+            "select 1 from information_schema.tables where table_schema = 'ops' and table_name = 'rgpd_audit'"
+        ).fetchone()
+    )
