@@ -159,6 +159,7 @@ def verdict_of(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
 def _has_report_table(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(
         con.execute(
-            "select 1 from information_schema.tables where table_schema = 'ops' and table_name = 'rgpd_audit'"
+            "select 1 from information_schema.tables where table_catalog = current_database() "
+            "and table_schema = 'ops' and table_name = 'rgpd_audit'"
         ).fetchone()
     )

@@ -1,0 +1,99 @@
+"""Every DAG file imports, and every DuckDB writer runs in the one-slot pool."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from zlv_dwh import ingest_files, ingest_postgres
+from zlv_dwh.settings import DBT_PROJECT_DIR, DUCKDB_POOL, REPO_ROOT
+
+EXPECTED_DAGS = {"zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff", "zlv_transform"}
+
+
+@pytest.fixture(scope="session")
+def manifest(tmp_path_factory) -> dict:
+    """Build the dbt manifest as `make manifest` does (the DAGs render from it)."""
+    env = {**os.environ, "ZLV_WAREHOUSE_PATH": str(tmp_path_factory.mktemp("parse") / "wh.duckdb"),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DBT_VERSION_CHECK": "False"}
+    dbt = os.path.join(os.path.dirname(sys.executable), "dbt")
+    subprocess.run([dbt, "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                    "--target-path", "target", "--quiet"], env=env, check=True)
+    return json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def dagbag(manifest, tmp_path_factory):
+    os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow_home")))
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    from airflow.dag_processing.dagbag import DagBag
+
+    started = time.monotonic()
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
+    bag.fill_seconds = time.monotonic() - started
+    return bag
+
+
+def test_every_dag_file_imports(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dags) == EXPECTED_DAGS
+
+
+def test_every_dag_is_documented_owned_and_not_catching_up(dagbag):
+    for dag in dagbag.dags.values():
+        assert dag.doc_md and len(dag.doc_md) > 200, dag.dag_id
+        assert dag.catchup is False and dag.max_active_runs == 1, dag.dag_id
+        assert {t.owner for t in dag.tasks} == {"zlv-data"}, dag.dag_id
+
+
+def test_one_load_task_per_declared_production_table(dagbag):
+    dag = dagbag.dags["zlv_ingest_production"]
+    loads = {t.task_id for t in dag.tasks if t.task_id.startswith("load_")}
+    assert loads == {f"load_{t}" for t in ingest_postgres.load_config().tables}
+    for table in ingest_postgres.load_config().tables:
+        assert table in dag.doc_md
+
+
+def test_one_dag_per_file_family(dagbag):
+    for family in ingest_files.load_config().families:
+        assert f"zlv_ingest_{family}" in dagbag.dags
+
+
+def test_every_duckdb_writer_uses_the_one_slot_pool(dagbag):
+    writers = []
+    for dag in dagbag.dags.values():
+        for t in dag.tasks:
+            if t.task_id.startswith(("load_", "dbt.")) or t.task_id in ("rgpd_audit", "publish"):
+                writers.append(t)
+                assert t.pool == DUCKDB_POOL, f"{dag.dag_id}.{t.task_id} runs in pool {t.pool}"
+    assert len(writers) > 20
+
+
+def test_each_dbt_model_is_its_own_task_with_its_tests_after_it(dagbag, manifest):
+    dag = dagbag.dags["zlv_transform"]
+    task_ids = set(dag.task_ids)
+    models = [n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert len(models) >= 10
+    for model in models:
+        assert f"dbt.{model}.run" in task_ids, model
+    tested = [n for n in models if f"dbt.{n}.test" in task_ids]
+    assert tested, "no model has a test task"
+    for model in tested:
+        assert f"dbt.{model}.run" in dag.get_task(f"dbt.{model}.test").upstream_task_ids
+
+
+def test_publish_runs_only_after_the_audit_which_runs_after_every_model(dagbag):
+    dag = dagbag.dags["zlv_transform"]
+    assert dag.get_task("publish").upstream_task_ids == {"rgpd_audit"}
+    upstream_of_audit = dag.get_task("rgpd_audit").get_flat_relative_ids(upstream=True)
+    assert {t for t in dag.task_ids if t.startswith("dbt.")} <= upstream_of_audit
+    assert dag.get_task("rgpd_audit").retries == 0
+
+
+def test_dag_files_parse_fast(dagbag):
+    # Scheduler parses these files constantly; the manifest load keeps it cheap. Printed, not timed.
+    print(f"\nDagBag fill: {dagbag.fill_seconds:.2f}s for {len(dagbag.dags)} DAGs")
+    assert dagbag.dagbag_stats, "DagBag recorded no parse stats"

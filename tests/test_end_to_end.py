@@ -1,0 +1,111 @@
+"""The whole pipeline through Airflow (`airflow dags test` of each DAG) on real services.
+
+Slow: migrates a fresh Airflow metadata DB, runs the four DAGs, then reruns to prove the pipeline
+is idempotent, and runs the transform DAG once with a deliberately bad mart to prove the RGPD
+audit stops publication."""
+
+import hashlib
+import shutil
+import subprocess
+
+import duckdb
+import pytest
+import yaml
+
+from conftest import TEST_HASH_KEY
+from zlv_dwh import ingest_postgres
+from zlv_dwh.demo import generate, run, services
+from zlv_dwh.settings import DBT_PROJECT_DIR
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def stack(state_dir, pg_admin, s3_service, production_db):
+    access, secret = services.s3_credentials()
+    stack = run.Stack(state_dir / "pipeline", production_db, s3_service.url, access, secret, TEST_HASH_KEY.decode(),
+                      bucket="zlv-e2e")
+    return stack
+
+
+@pytest.fixture(scope="module")
+def first_run(stack, demo):
+    generate.upload_files(demo, stack.s3_url, stack.s3_access_key, stack.s3_secret_key, stack.bucket)
+    return run.run_pipeline(stack)
+
+
+def _raw_count(stack, table):
+    with duckdb.connect(str(stack.paths.warehouse), read_only=True) as con:
+        return con.execute(f"select count(*) from {table}").fetchone()[0]
+
+
+def test_raw_tables_hold_every_source_row(first_run, stack, demo):
+    config = ingest_postgres.load_config()
+    for name, spec in config.tables.items():
+        expected = len(demo.tables[name]) if not spec.row_filter else sum(1 for e in demo.tables[name] if e["type"] == "housing:status-updated")
+        assert _raw_count(stack, f"raw_production.{name}") == expected, name
+    files = generate.file_row_counts(demo)
+    assert _raw_count(stack, "raw_locomvac.lovac") == files["lovac"]
+    assert _raw_count(stack, "raw_ff.ff_housing") == files["ff_housing"]
+    loads = {(s, t): status for s, t, _, _, status in first_run["loads"]}
+    assert set(loads.values()) == {"success"}
+    assert ("production", "owners") in loads and ("locomvac", "lovac") in loads and ("ff", "ff_owners") in loads
+
+
+def test_audit_passed_and_marts_are_published(first_run, stack):
+    assert first_run["audit"]["verdict"] == "pass"
+    marts = first_run["marts"]
+    assert {"vacancy_by_territory", "campaign_funnel", "establishment_activity", "housing_geo"} <= set(marts)
+    assert all(rows > 0 for rows in marts.values()), marts
+    con = duckdb.connect(str(stack.paths.published_marts), read_only=True)
+    assert con.execute("select count(*) from housing_geo").fetchone()[0] == marts["housing_geo"]
+    with pytest.raises(duckdb.Error):
+        con.execute("create table intruder as select 1")
+
+
+def test_no_personal_value_of_the_sources_reaches_the_published_file(first_run, stack, demo):
+    values = set()
+    for owner in demo.tables["owners"]:
+        values |= {owner["full_name"], owner["email"], owner["phone"], owner["idpersonne"]}
+    for user in demo.tables["users"]:
+        values |= {user["email"], user["last_name"], user["phone"]}
+    values.discard(None)
+    con = duckdb.connect(str(stack.paths.published_marts), read_only=True)
+    text_columns = con.execute(
+        "select table_name, column_name from information_schema.columns where data_type = 'VARCHAR'").fetchall()
+    for table, column in text_columns:
+        found = {r[0] for r in con.execute(f'select distinct "{column}" from "{table}"').fetchall()}
+        assert not (found & values), f"{table}.{column} holds source personal data"
+    assert TEST_HASH_KEY not in stack.paths.published_marts.read_bytes()
+
+
+def test_running_again_changes_nothing(first_run, stack):
+    rerun = run.run_pipeline(stack)
+    assert rerun["marts"] == first_run["marts"]
+    assert [(s, t, r) for s, t, r, _, _ in rerun["loads"]] == [(s, t, r) for s, t, r, _, _ in first_run["loads"]]
+
+
+def test_a_mart_exposing_personal_data_fails_the_run_and_publishes_nothing(first_run, stack, tmp_path):
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project / "models" / "marts" / "owner_contacts.sql").write_text(
+        "select id as owner_id, full_name, email from {{ source('production', 'owners') }}\n")
+    (project / "models" / "marts" / "_owner_contacts.yml").write_text(yaml.safe_dump({"version": 2, "models": [{
+        "name": "owner_contacts", "description": "Deliberately bad test fixture.",
+        "columns": [{"name": "owner_id", "meta": {"rgpd": "pseudonymised"}},
+                    {"name": "full_name", "meta": {"rgpd": "personal"}},
+                    {"name": "email"}]}]}))
+    before = hashlib.sha256(stack.paths.published_marts.read_bytes()).hexdigest()
+    env = stack.env(dbt_project_dir=project)
+    run.build_manifest(env, project, tmp_path)
+    with pytest.raises(run.StageFailed, match="DAG zlv_transform failed"):
+        run.run_dag(stack, "zlv_transform", env)
+    assert hashlib.sha256(stack.paths.published_marts.read_bytes()).hexdigest() == before
+    with duckdb.connect(str(stack.paths.warehouse), read_only=True) as con:
+        failures = con.execute(
+            "select column_name, check_name from ops.rgpd_audit where mart = 'owner_contacts' and status = 'fail' "
+            "and audited_at = (select max(audited_at) from ops.rgpd_audit)").fetchall()
+    assert ("full_name", "classification") in failures and ("email", "classification") in failures
+    log = (stack.state_dir / "logs" / "zlv_transform.log").read_text()
+    assert "FAIL owner_contacts.full_name" in log
+    assert "publish" in log and subprocess.run(["grep", "-q", TEST_HASH_KEY.decode(), str(stack.state_dir / "logs" / "zlv_transform.log")]).returncode == 1

@@ -1,0 +1,64 @@
+"""Publication: only after a passing audit, atomically, never damaging the previous file."""
+
+import hashlib
+import json
+
+import duckdb
+import pytest
+
+from zlv_dwh import publish, rgpd_audit
+from zlv_dwh.warehouse import connect
+
+
+def _warehouse(tmp_path, run_id, verdict_ok=True, rows=3):
+    wh = tmp_path / "warehouse.duckdb"
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"nodes": {"model.zlv.m": {
+        "resource_type": "model", "name": "m", "alias": "m", "schema": "marts",
+        "columns": {"n": {"meta": {"rgpd": "aggregated" if verdict_ok else None}}}}}}))
+    with connect(wh) as con:
+        con.execute("create schema if not exists marts")
+        con.execute(f"create or replace table marts.m as select range as n from range({rows})")
+        rgpd_audit.record(con, rgpd_audit.audit(con, manifest, run_id))
+    return wh
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_publish_writes_a_readable_private_file(tmp_path):
+    wh = _warehouse(tmp_path, "r1")
+    out = tmp_path / "published" / "zlv_marts.duckdb"
+    result = publish.publish(wh, out, "r1")
+    assert result.tables == {"m": 3}
+    con = duckdb.connect(str(out), read_only=True)
+    assert con.execute("select count(*) from m").fetchone() == (3,)
+    assert con.execute("select run_id, rgpd_verdict from _publication").fetchone() == ("r1", "pass")
+    assert (out.stat().st_mode & 0o777) == 0o640
+    assert [p.name for p in out.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_failed_audit_publishes_nothing_and_keeps_the_previous_file(tmp_path):
+    wh = _warehouse(tmp_path, "r1")
+    out = tmp_path / "zlv_marts.duckdb"
+    publish.publish(wh, out, "r1")
+    before = _digest(out)
+    wh = _warehouse(tmp_path, "r2", verdict_ok=False, rows=10)
+    with pytest.raises(publish.PublishRefused, match="RGPD audit verdict is fail"):
+        publish.publish(wh, out, "r2")
+    with pytest.raises(publish.PublishRefused, match="verdict is missing"):
+        publish.publish(wh, out, "never-audited")
+    assert _digest(out) == before
+
+
+def test_republish_replaces_the_file_while_a_reader_holds_the_old_one(tmp_path):
+    wh = _warehouse(tmp_path, "r1", rows=3)
+    out = tmp_path / "zlv_marts.duckdb"
+    publish.publish(wh, out, "r1")
+    reader = duckdb.connect(str(out), read_only=True)  # a Metabase query in flight
+    wh = _warehouse(tmp_path, "r2", rows=5)
+    publish.publish(wh, out, "r2")
+    assert reader.execute("select count(*) from m").fetchone() == (3,)  # old snapshot, still whole
+    reader.close()
+    assert duckdb.connect(str(out), read_only=True).execute("select count(*) from m").fetchone() == (5,)
