@@ -1,6 +1,7 @@
 """ZLV: load the national files (LOCOMVAC, FF) from S3 into the warehouse, one DAG per family."""
 
 from airflow.sdk import DAG, Asset, task
+
 from zlv_dwh import airflow_tasks, ingest_files
 from zlv_dwh.dag_defaults import DEFAULT_ARGS, RAW_ASSETS, START_DATE
 from zlv_dwh.settings import DUCKDB_POOL

@@ -1,6 +1,7 @@
 """ZLV: copy the production PostgreSQL tables into the warehouse (one task per declared table)."""
 
 from airflow.sdk import DAG, Asset, task
+
 from zlv_dwh import airflow_tasks, ingest_postgres
 from zlv_dwh.dag_defaults import DEFAULT_ARGS, RAW_ASSETS, START_DATE
 from zlv_dwh.settings import DUCKDB_POOL

@@ -2,6 +2,7 @@
 
 from airflow.sdk import DAG, Asset, task
 from cosmos import DbtTaskGroup
+
 from zlv_dwh import airflow_tasks, dbt_rendering
 from zlv_dwh.dag_defaults import DEFAULT_ARGS, RAW_ASSETS, START_DATE
 from zlv_dwh.settings import DUCKDB_POOL

@@ -80,3 +80,16 @@ def test_recorded_verdict_is_readable_per_run(con, tmp_path):
     assert rgpd_audit.verdict_of(con, "r1") == "fail"
     assert rgpd_audit.verdict_of(con, "other") is None
     assert con.execute("select count(*) from ops.rgpd_audit where check_name = 'verdict'").fetchone() == (1,)
+
+
+def test_documentation_gaps_name_each_missing_or_unclassified_column(con, tmp_path):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"metadata": {"project_name": "zlv"}, "nodes": {"model.zlv.vacancy": {
+        "resource_type": "model", "package_name": "zlv", "name": "vacancy", "alias": "vacancy", "schema": "marts",
+        "description": "One row per commune.",
+        "columns": {"geo_code": {"description": "INSEE code", "meta": {"rgpd": "personal"}},
+                    "ghost": {"description": "not built", "meta": {"rgpd": "none"}}}}}}))
+    gaps = rgpd_audit.documentation_gaps(con, manifest)
+    assert "vacancy.geo_code: rgpd class 'personal' not in ['aggregated', 'none', 'pseudonymised']" in gaps
+    assert "vacancy.vacant_housing: in the table, not in the YAML" in gaps
+    assert "vacancy.ghost: in the YAML, not in the table" in gaps

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
 from zlv_dwh.settings import DBT_PROJECT_DIR, DUCKDB_POOL, Paths
 
@@ -36,12 +36,19 @@ def execution_config() -> ExecutionConfig:
     return ExecutionConfig(
         execution_mode=ExecutionMode.LOCAL,
         invocation_mode=InvocationMode.DBT_RUNNER,
+        # A model's test task runs only the tests of that model; tests spanning several models
+        # (relationships) get their own task after all their parents (see render_config).
+        test_indirect_selection=TestIndirectSelection.CAUTIOUS,
         dbt_executable_path=str(Path(sys.executable).with_name("dbt")),
     )
 
 
 def render_config() -> RenderConfig:
-    return RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH)
+    return RenderConfig(
+        load_method=LoadMode.DBT_MANIFEST,
+        test_behavior=TestBehavior.AFTER_EACH,
+        should_detach_multiple_parents_tests=True,
+    )
 
 
 OPERATOR_ARGS = {"pool": DUCKDB_POOL, "install_deps": False}

@@ -14,10 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from zlv_dwh import rgpd_audit
-from zlv_dwh.warehouse import quote_ident, quote_literal
+from zlv_dwh.warehouse import connect, quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
 
@@ -48,31 +46,29 @@ def publish(warehouse: Path, published: Path, run_id: str, marts_schema: str = "
     tmp.unlink(missing_ok=True)
     tables: dict[str, int] = {}
     try:
-        # In memory, the warehouse attached read-only and the new file writable: no write on the
-        # warehouse, and nothing shared with readers of the published file.
-        con = duckdb.connect()
-        try:
-            con.execute(f"attach {quote_literal(str(warehouse))} as wh (read_only)")
-            con.execute("use wh")
+        # Through the one warehouse connection helper (its lock, and the same DuckDB instance a
+        # task process may already hold): the marts are only read, the new file is written.
+        with connect(warehouse) as con:
             verdict = rgpd_audit.verdict_of(con, run_id)
             if verdict != "pass":
                 raise PublishRefused(f"run {run_id}: RGPD audit verdict is {verdict or 'missing'}; nothing published")
             names = [r[0] for r in con.execute(
-                "select table_name from information_schema.tables where table_catalog = 'wh' and table_schema = ? "
-                "and table_type = 'BASE TABLE' order by table_name", [marts_schema]).fetchall()]
+                "select table_name from information_schema.tables where table_catalog = current_database() "
+                "and table_schema = ? and table_type = 'BASE TABLE' order by table_name", [marts_schema]).fetchall()]
             if not names:
                 raise PublishRefused(f"no table in schema {marts_schema} of {warehouse}; nothing published")
             con.execute(f"attach {quote_literal(str(tmp))} as pub")
-            for name in names:
-                con.execute(f"create table pub.main.{quote_ident(name)} as select * from wh.{quote_ident(marts_schema)}.{quote_ident(name)}")
-                tables[name] = con.execute(f"select count(*) from pub.main.{quote_ident(name)}").fetchone()[0]
-            con.execute(
-                "create table pub.main._publication as select ? as run_id, cast(? as timestamp) as published_at, 'pass' as rgpd_verdict",
-                [run_id, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
-            )
-            con.execute("detach pub")
-        finally:
-            con.close()
+            try:
+                for name in names:
+                    con.execute(f"create table pub.main.{quote_ident(name)} as select * from {quote_ident(marts_schema)}.{quote_ident(name)}")
+                    tables[name] = con.execute(f"select count(*) from pub.main.{quote_ident(name)}").fetchone()[0]
+                con.execute(
+                    "create table pub.main._publication as "
+                    "select ? as run_id, cast(? as timestamp) as published_at, 'pass' as rgpd_verdict",
+                    [run_id, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+                )
+            finally:
+                con.execute("detach pub")
         os.chmod(tmp, 0o640)
         _fsync(tmp)
         os.replace(tmp, published)

@@ -81,6 +81,35 @@ def _column_class(column: dict) -> str | None:
     return meta.get("rgpd")
 
 
+def documentation_gaps(con: duckdb.DuckDBPyConnection, manifest_path: Path, policy: PiiPolicy | None = None) -> list[str]:
+    """Every model of the project, not only marts: described, every column classified in a class
+    allowed in models, and the YAML listing exactly the columns the built relation has."""
+    policy = policy or load_policy()
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    project = manifest["metadata"]["project_name"]
+    problems = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["package_name"] != project:
+            continue
+        name = node["name"]
+        if not node["description"].strip():
+            problems.append(f"{name}: no description")
+        for column, spec in node["columns"].items():
+            if not spec.get("description", "").strip():
+                problems.append(f"{name}.{column}: no description")
+            if _column_class(spec) not in policy.allowed_in_marts:
+                problems.append(f"{name}.{column}: rgpd class {_column_class(spec)!r} not in {sorted(policy.allowed_in_marts)}")
+        built = {r[0] for r in con.execute(
+            "select column_name from information_schema.columns where table_catalog = current_database() "
+            "and table_schema = ? and table_name = ?", [node["schema"], node.get("alias") or name]).fetchall()}
+        if not built:
+            problems.append(f"{name}: not built in {node['schema']}")
+            continue
+        problems += [f"{name}.{c}: in the table, not in the YAML" for c in sorted(built - set(node["columns"]))]
+        problems += [f"{name}.{c}: in the YAML, not in the table" for c in sorted(set(node["columns"]) - built)]
+    return problems
+
+
 def mart_classifications(manifest_path: Path, marts_schema: str) -> dict[str, dict[str, str | None]]:
     """{mart: {column: class}} for every dbt model materialised in the marts schema."""
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))

@@ -1,0 +1,70 @@
+with
+
+source as (
+
+    select * from {{ source('locomvac', 'lovac') }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        millesime as lovac_millesime,
+        ff_idlocal as local_id,
+        invariant,
+        upper(trim(ccodep)) as departement_code,
+        upper(trim(ccodep)) || lpad(trim(commune), 3, '0') as commune_code,
+
+        -- years
+        annee as data_year,
+        ff_millesime,
+
+        -- dwelling
+        groupe as owner_group,
+        upper(trim(aff)) as assignment_code,
+        upper(trim(nature)) as housing_kind,
+        debutvacance as vacancy_start_year,
+        vlcad as cadastral_rental_value,
+        upper(trim(ff_ccthp)) as occupancy,
+        ff_stoth as living_area,
+        ff_npiece_p2 as rooms_count,
+        ff_jannath as building_year,
+        ban_latitude as latitude,
+        ban_longitude as longitude,
+
+        -- owners (keyed hashes of the FF person ids)
+        ff_idpersonne_1 as owner_1_idpersonne_hash,
+        ff_idpersonne_2 as owner_2_idpersonne_hash,
+
+        _source_key as source_key
+
+    from source
+
+),
+
+flagged as (
+
+    select
+        *,
+        coalesce(assignment_code = 'H', false) as is_dwelling,
+        coalesce(occupancy = 'V', false) as is_vacant,
+        -- groups 1-6 and 9 are public or social owners; no group means a private person
+        coalesce(owner_group not in (1, 2, 3, 4, 5, 6, 9), true) as is_private
+    from renamed
+
+),
+
+final as (
+
+    select
+        *,
+        -- FIL: private dwelling vacant for more than two years at the data year
+        is_dwelling
+        and is_private
+        and coalesce(vacancy_start_year < data_year - 2, false) as is_fil
+    from flagged
+
+)
+
+select * from final
