@@ -17,11 +17,28 @@ EXPECTED_DAGS = {"zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff"
 @pytest.fixture(scope="session")
 def manifest(tmp_path_factory) -> dict:
     """Build the dbt manifest as `make manifest` does (the DAGs render from it)."""
-    env = {**os.environ, "ZLV_WAREHOUSE_PATH": str(tmp_path_factory.mktemp("parse") / "wh.duckdb"),
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DBT_VERSION_CHECK": "False"}
+    env = {
+        **os.environ,
+        "ZLV_WAREHOUSE_PATH": str(tmp_path_factory.mktemp("parse") / "wh.duckdb"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DBT_VERSION_CHECK": "False",
+    }
     dbt = os.path.join(os.path.dirname(sys.executable), "dbt")
-    subprocess.run([dbt, "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-                    "--target-path", "target", "--quiet"], env=env, check=True)
+    subprocess.run(
+        [
+            dbt,
+            "parse",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            "target",
+            "--quiet",
+        ],
+        env=env,
+        check=True,
+    )
     return json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
 
 

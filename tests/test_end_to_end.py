@@ -22,8 +22,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def stack(state_dir, pg_admin, s3_service, production_db):
     access, secret = services.s3_credentials()
-    stack = run.Stack(state_dir / "pipeline", production_db, s3_service.url, access, secret, TEST_HASH_KEY.decode(),
-                      bucket="zlv-e2e")
+    stack = run.Stack(
+        state_dir / "pipeline", production_db, s3_service.url, access, secret, TEST_HASH_KEY.decode(), bucket="zlv-e2e"
+    )
     return stack
 
 
@@ -45,7 +46,9 @@ def test_raw_tables_hold_every_source_row(first_run, stack, demo):
             assert _raw_count(stack, f"raw_production.{name}") == len(demo.tables[name]), name
     status_events = {e["id"] for e in demo.tables["events"] if e["type"] == "housing:status-updated"}
     assert _raw_count(stack, "raw_production.events") == len(status_events)
-    assert _raw_count(stack, "raw_production.housing_events") == sum(1 for he in demo.tables["housing_events"] if he["event_id"] in status_events)
+    assert _raw_count(stack, "raw_production.housing_events") == sum(
+        1 for he in demo.tables["housing_events"] if he["event_id"] in status_events
+    )
     files = generate.file_row_counts(demo)
     assert _raw_count(stack, "raw_locomvac.lovac") == files["lovac"]
     assert _raw_count(stack, "raw_ff.ff_housing") == files["ff_housing"]
@@ -81,7 +84,8 @@ def test_no_personal_value_of_the_sources_reaches_the_published_file(first_run, 
     values.discard(None)
     con = duckdb.connect(str(stack.paths.published_marts), read_only=True)
     text_columns = con.execute(
-        "select table_name, column_name from information_schema.columns where data_type = 'VARCHAR'").fetchall()
+        "select table_name, column_name from information_schema.columns where data_type = 'VARCHAR'"
+    ).fetchall()
     for table, column in text_columns:
         found = {r[0] for r in con.execute(f'select distinct "{column}" from "{table}"').fetchall()}
         assert not (found & values), f"{table}.{column} holds source personal data"
@@ -98,12 +102,26 @@ def test_a_mart_exposing_personal_data_fails_the_run_and_publishes_nothing(first
     project = tmp_path / "dbt"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     (project / "models" / "marts" / "owner_contacts.sql").write_text(
-        "select id as owner_id, full_name, email from {{ source('production', 'owners') }}\n")
-    (project / "models" / "marts" / "_owner_contacts.yml").write_text(yaml.safe_dump({"version": 2, "models": [{
-        "name": "owner_contacts", "description": "Deliberately bad test fixture.",
-        "columns": [{"name": "owner_id", "meta": {"rgpd": "pseudonymised"}},
-                    {"name": "full_name", "meta": {"rgpd": "personal"}},
-                    {"name": "email"}]}]}))
+        "select id as owner_id, full_name, email from {{ source('production', 'owners') }}\n"
+    )
+    (project / "models" / "marts" / "_owner_contacts.yml").write_text(
+        yaml.safe_dump(
+            {
+                "version": 2,
+                "models": [
+                    {
+                        "name": "owner_contacts",
+                        "description": "Deliberately bad test fixture.",
+                        "columns": [
+                            {"name": "owner_id", "meta": {"rgpd": "pseudonymised"}},
+                            {"name": "full_name", "meta": {"rgpd": "personal"}},
+                            {"name": "email"},
+                        ],
+                    }
+                ],
+            }
+        )
+    )
     before = hashlib.sha256(stack.paths.published_marts.read_bytes()).hexdigest()
     env = stack.env(dbt_project_dir=project)
     run.build_manifest(env, project, tmp_path)
@@ -113,7 +131,8 @@ def test_a_mart_exposing_personal_data_fails_the_run_and_publishes_nothing(first
     with duckdb.connect(str(stack.paths.warehouse), read_only=True) as con:
         failures = con.execute(
             "select column_name, check_name from ops.rgpd_audit where mart = 'owner_contacts' and status = 'fail' "
-            "and audited_at = (select max(audited_at) from ops.rgpd_audit)").fetchall()
+            "and audited_at = (select max(audited_at) from ops.rgpd_audit)"
+        ).fetchall()
     assert ("full_name", "classification") in failures and ("email", "classification") in failures
     log = (stack.state_dir / "logs" / "zlv_transform.log").read_text()
     assert "FAIL owner_contacts.full_name" in log

@@ -16,9 +16,14 @@ CONFIG = fi.load_config()
 
 
 def _client(s3):
-    return boto3.client("s3", endpoint_url=s3.endpoint_url, aws_access_key_id=s3.access_key_id,
-                        aws_secret_access_key=s3.secret_access_key, region_name="us-east-1",
-                        config=Config(s3={"addressing_style": "path"}))
+    return boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint_url,
+        aws_access_key_id=s3.access_key_id,
+        aws_secret_access_key=s3.secret_access_key,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +32,9 @@ def ext(tmp_path_factory):
 
 
 def _ingest(family, s3, bucket, wh, ext, run_id="run-1"):
-    return fi.ingest_family(CONFIG.families[family], s3=s3, bucket=bucket, warehouse=wh, run_id=run_id,
-                            hash_key=TEST_HASH_KEY, extension_dir=ext)
+    return fi.ingest_family(
+        CONFIG.families[family], s3=s3, bucket=bucket, warehouse=wh, run_id=run_id, hash_key=TEST_HASH_KEY, extension_dir=ext
+    )
 
 
 def test_both_families_load_every_millesime(s3, demo, tmp_path, ext):
@@ -41,7 +47,9 @@ def test_both_families_load_every_millesime(s3, demo, tmp_path, ext):
     assert con.execute("select count(*) from raw_locomvac.lovac").fetchone()[0] == expected["lovac"]
     assert con.execute("select count(*) from raw_ff.ff_housing").fetchone()[0] == expected["ff_housing"]
     assert con.execute("select count(*) from raw_ff.ff_owners").fetchone()[0] == expected["ff_owners"]
-    assert sorted(r[0] for r in con.execute("select distinct millesime from raw_locomvac.lovac").fetchall()) == list(generate.MILLESIMES)
+    assert sorted(r[0] for r in con.execute("select distinct millesime from raw_locomvac.lovac").fetchall()) == list(
+        generate.MILLESIMES
+    )
 
 
 def test_owner_columns_are_dropped_or_hashed(s3, demo, tmp_path, ext):
@@ -78,11 +86,17 @@ def test_a_file_breaking_the_contract_is_refused_and_others_still_load(s3, demo,
         client.put_object(Bucket=bucket, Key=key, Body=body)
     wh = tmp_path / "wh.duckdb"
     _ingest("locomvac", settings, bucket, wh, ext, "good")
-    good_2025 = duckdb.connect(str(wh), read_only=True).execute("select count(*) from raw_locomvac.lovac where millesime = 2025").fetchone()[0]
+    good_2025 = (
+        duckdb.connect(str(wh), read_only=True)
+        .execute("select count(*) from raw_locomvac.lovac where millesime = 2025")
+        .fetchone()[0]
+    )
     # 2025 loses a column: refused, naming the file and the column; 2024 still loads.
     text = demo.files["lake/cerema/lovac/2025/raw.csv"].decode("latin-1").replace(";vlcad;", ";vlcad_euros;", 1)
     client.put_object(Bucket=bucket, Key="lake/cerema/lovac/2025/raw.csv", Body=text.encode("latin-1"))
-    with pytest.raises(fi.FileIngestError, match=r"lovac/2025/raw.csv.*missing column\(s\) \['vlcad'\], unexpected column\(s\) \['vlcad_euros'\]"):
+    with pytest.raises(
+        fi.FileIngestError, match=r"lovac/2025/raw.csv.*missing column\(s\) \['vlcad'\], unexpected column\(s\) \['vlcad_euros'\]"
+    ):
         _ingest("locomvac", settings, bucket, wh, ext, "bad")
     con = duckdb.connect(str(wh), read_only=True)
     assert con.execute("select count(*) from raw_locomvac.lovac where millesime = 2025").fetchone()[0] == good_2025

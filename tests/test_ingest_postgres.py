@@ -12,7 +12,9 @@ CONFIG = ip.load_config()
 
 
 def _ingest(table, dsn, wh, ext, run_id="run-1", spec=None):
-    return ip.ingest_table(spec or CONFIG.tables[table], pg_dsn=dsn, warehouse=wh, run_id=run_id, key=TEST_HASH_KEY, extension_dir=ext)
+    return ip.ingest_table(
+        spec or CONFIG.tables[table], pg_dsn=dsn, warehouse=wh, run_id=run_id, key=TEST_HASH_KEY, extension_dir=ext
+    )
 
 
 @pytest.fixture

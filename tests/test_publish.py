@@ -13,9 +13,21 @@ from zlv_dwh.warehouse import connect
 def _warehouse(tmp_path, run_id, verdict_ok=True, rows=3):
     wh = tmp_path / "warehouse.duckdb"
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"nodes": {"model.zlv.m": {
-        "resource_type": "model", "name": "m", "alias": "m", "schema": "marts",
-        "columns": {"n": {"meta": {"rgpd": "aggregated" if verdict_ok else None}}}}}}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "nodes": {
+                    "model.zlv.m": {
+                        "resource_type": "model",
+                        "name": "m",
+                        "alias": "m",
+                        "schema": "marts",
+                        "columns": {"n": {"meta": {"rgpd": "aggregated" if verdict_ok else None}}},
+                    }
+                }
+            }
+        )
+    )
     with connect(wh) as con:
         con.execute("create schema if not exists marts")
         con.execute(f"create or replace table marts.m as select range as n from range({rows})")

@@ -11,7 +11,10 @@ from zlv_dwh import rgpd_audit
 def _manifest(tmp_path, columns: dict[str, dict[str, str | None]]):
     nodes = {
         f"model.zlv.{mart}": {
-            "resource_type": "model", "name": mart, "alias": mart, "schema": "marts",
+            "resource_type": "model",
+            "name": mart,
+            "alias": mart,
+            "schema": "marts",
             "columns": {c: ({"meta": {"rgpd": cls}} if cls else {"meta": {}}) for c, cls in cols.items()},
         }
         for mart, cols in columns.items()
@@ -53,7 +56,9 @@ def test_bad_classifications_fail_naming_mart_and_column(con, tmp_path, cls, col
 
 def test_a_personal_column_name_classified_none_fails(con, tmp_path):
     con.execute("create table marts.contacts as select 'x@y.fr' as owner_email")
-    manifest = _manifest(tmp_path, {"vacancy": {"geo_code": "none", "vacant_housing": "aggregated"}, "contacts": {"owner_email": "none"}})
+    manifest = _manifest(
+        tmp_path, {"vacancy": {"geo_code": "none", "vacant_housing": "aggregated"}, "contacts": {"owner_email": "none"}}
+    )
     report = rgpd_audit.audit(con, manifest, "r1")
     assert report.verdict == "fail"
     assert "contacts.owner_email: column_name" in report.summary()
@@ -84,11 +89,27 @@ def test_recorded_verdict_is_readable_per_run(con, tmp_path):
 
 def test_documentation_gaps_name_each_missing_or_unclassified_column(con, tmp_path):
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"metadata": {"project_name": "zlv"}, "nodes": {"model.zlv.vacancy": {
-        "resource_type": "model", "package_name": "zlv", "name": "vacancy", "alias": "vacancy", "schema": "marts",
-        "description": "One row per commune.",
-        "columns": {"geo_code": {"description": "INSEE code", "meta": {"rgpd": "personal"}},
-                    "ghost": {"description": "not built", "meta": {"rgpd": "none"}}}}}}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "metadata": {"project_name": "zlv"},
+                "nodes": {
+                    "model.zlv.vacancy": {
+                        "resource_type": "model",
+                        "package_name": "zlv",
+                        "name": "vacancy",
+                        "alias": "vacancy",
+                        "schema": "marts",
+                        "description": "One row per commune.",
+                        "columns": {
+                            "geo_code": {"description": "INSEE code", "meta": {"rgpd": "personal"}},
+                            "ghost": {"description": "not built", "meta": {"rgpd": "none"}},
+                        },
+                    }
+                },
+            }
+        )
+    )
     gaps = rgpd_audit.documentation_gaps(con, manifest)
     assert "vacancy.geo_code: rgpd class 'personal' not in ['aggregated', 'none', 'pseudonymised']" in gaps
     assert "vacancy.vacant_housing: in the table, not in the YAML" in gaps

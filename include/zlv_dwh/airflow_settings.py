@@ -63,5 +63,7 @@ def apply(path: Path, airflow: str = "airflow") -> None:
 
 
 if __name__ == "__main__":
-    apply(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("airflow_settings.yaml"),
-          airflow=str(Path(sys.executable).with_name("airflow")))
+    apply(
+        Path(sys.argv[1]) if len(sys.argv) > 1 else Path("airflow_settings.yaml"),
+        airflow=str(Path(sys.executable).with_name("airflow")),
+    )

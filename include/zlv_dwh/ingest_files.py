@@ -198,10 +198,10 @@ def load_object(con, ds: DatasetSpec, bucket: str, key: str, millesime: int, run
     schema = quote_ident(f"raw_{ds.family}")
     target = f"{schema}.{quote_ident(ds.name)}"
     if ds.pseudonymise:
-        hash_key = pii.require_key(hash_key)
+        pii.install_key(con, pii.require_key(hash_key))
     columns_struct = "{" + ", ".join(f"{quote_literal(c)}: {quote_literal(t)}" for c, t in ds.columns.items()) + "}"
     select = [
-        f"{pii.hmac_sql(quote_ident(c), hash_key)} as {quote_ident(c)}" if c in ds.pseudonymise else quote_ident(c)
+        f"{pii.hmac_sql(quote_ident(c))} as {quote_ident(c)}" if c in ds.pseudonymise else quote_ident(c)
         for c in ds.columns
         if c not in ds.drop
     ]

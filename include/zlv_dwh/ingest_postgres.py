@@ -77,7 +77,7 @@ def _source_columns(con, schema: str, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _select_sql(spec: TableSpec, columns: list[str], schema: str, key: bytes | None) -> str:
+def _select_sql(con, spec: TableSpec, columns: list[str], schema: str, key: bytes | None) -> str:
     for kind, declared in (("drop", spec.drop), ("pseudonymise", spec.pseudonymise), ("primary_key", spec.primary_key)):
         missing = [c for c in declared if c not in columns]
         if missing:
@@ -88,11 +88,8 @@ def _select_sql(spec: TableSpec, columns: list[str], schema: str, key: bytes | N
     if spec.row_filter:
         pg_query += f" where {spec.row_filter}"
     if spec.pseudonymise:
-        key = pii.require_key(key)
-    select = [
-        f"{pii.hmac_sql(quote_ident(c), key)} as {quote_ident(c)}" if c in spec.pseudonymise else quote_ident(c)
-        for c in kept
-    ]
+        pii.install_key(con, pii.require_key(key))
+    select = [f"{pii.hmac_sql(quote_ident(c))} as {quote_ident(c)}" if c in spec.pseudonymise else quote_ident(c) for c in kept]
     select.append("cast(now() as timestamp) as _loaded_at")
     return f"select {', '.join(select)} from postgres_query('pg', {quote_literal(pg_query)})"
 
@@ -116,7 +113,7 @@ def ingest_table(
         con.execute(f"create schema if not exists {quote_ident(target_schema)}")
         try:
             con.execute(f"attach {quote_literal(read_only_dsn(pg_dsn))} as pg (type postgres, read_only)")
-            select = _select_sql(spec, _source_columns(con, source_schema, spec.name), source_schema, key)
+            select = _select_sql(con, spec, _source_columns(con, source_schema, spec.name), source_schema, key)
             con.execute("begin transaction")
             con.execute(f"create or replace table {target} as {select}")
             _check_primary_key(con, target, spec)
@@ -136,9 +133,7 @@ def ingest_table(
 
 def _check_primary_key(con, target: str, spec: TableSpec) -> None:
     cols = ", ".join(quote_ident(c) for c in spec.primary_key)
-    dup = con.execute(
-        f"select count(*) from (select {cols} from {target} group by all having count(*) > 1)"
-    ).fetchone()[0]
+    dup = con.execute(f"select count(*) from (select {cols} from {target} group by all having count(*) > 1)").fetchone()[0]
     if dup:
         raise IngestError(
             f"production table {spec.name}: {dup} duplicate value(s) of primary key ({', '.join(spec.primary_key)}); "

@@ -52,15 +52,22 @@ def publish(warehouse: Path, published: Path, run_id: str, marts_schema: str = "
             verdict = rgpd_audit.verdict_of(con, run_id)
             if verdict != "pass":
                 raise PublishRefused(f"run {run_id}: RGPD audit verdict is {verdict or 'missing'}; nothing published")
-            names = [r[0] for r in con.execute(
-                "select table_name from information_schema.tables where table_catalog = current_database() "
-                "and table_schema = ? and table_type = 'BASE TABLE' order by table_name", [marts_schema]).fetchall()]
+            names = [
+                r[0]
+                for r in con.execute(
+                    "select table_name from information_schema.tables where table_catalog = current_database() "
+                    "and table_schema = ? and table_type = 'BASE TABLE' order by table_name",
+                    [marts_schema],
+                ).fetchall()
+            ]
             if not names:
                 raise PublishRefused(f"no table in schema {marts_schema} of {warehouse}; nothing published")
             con.execute(f"attach {quote_literal(str(tmp))} as pub")
             try:
                 for name in names:
-                    con.execute(f"create table pub.main.{quote_ident(name)} as select * from {quote_ident(marts_schema)}.{quote_ident(name)}")
+                    con.execute(
+                        f"create table pub.main.{quote_ident(name)} as select * from {quote_ident(marts_schema)}.{quote_ident(name)}"
+                    )
                     tables[name] = con.execute(f"select count(*) from pub.main.{quote_ident(name)}").fetchone()[0]
                 con.execute(
                     "create table pub.main._publication as "

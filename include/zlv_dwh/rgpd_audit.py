@@ -99,9 +99,14 @@ def documentation_gaps(con: duckdb.DuckDBPyConnection, manifest_path: Path, poli
                 problems.append(f"{name}.{column}: no description")
             if _column_class(spec) not in policy.allowed_in_marts:
                 problems.append(f"{name}.{column}: rgpd class {_column_class(spec)!r} not in {sorted(policy.allowed_in_marts)}")
-        built = {r[0] for r in con.execute(
-            "select column_name from information_schema.columns where table_catalog = current_database() "
-            "and table_schema = ? and table_name = ?", [node["schema"], node.get("alias") or name]).fetchall()}
+        built = {
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns where table_catalog = current_database() "
+                "and table_schema = ? and table_name = ?",
+                [node["schema"], node.get("alias") or name],
+            ).fetchall()
+        }
         if not built:
             problems.append(f"{name}: not built in {node['schema']}")
             continue
@@ -179,9 +184,11 @@ def record(con: duckdb.DuckDBPyConnection, report: AuditReport) -> None:
 
 
 def verdict_of(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
-    row = con.execute(
-        "select status from ops.rgpd_audit where run_id = ? and check_name = 'verdict'", [run_id]
-    ).fetchone() if _has_report_table(con) else None
+    row = (
+        con.execute("select status from ops.rgpd_audit where run_id = ? and check_name = 'verdict'", [run_id]).fetchone()
+        if _has_report_table(con)
+        else None
+    )
     return row[0] if row else None
 
 

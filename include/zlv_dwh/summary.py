@@ -30,8 +30,15 @@ def collect(paths: Paths) -> dict:
         out["audit"] = {"run_id": row[0], "verdict": row[1], "detail": row[2]} if row else None
     if Path(paths.published_marts).exists():
         with connect(paths.published_marts, read_only=True) as pub:
-            names = [r[0] for r in pub.execute("select table_name from information_schema.tables where table_schema = 'main' order by 1").fetchall()]
-            out["marts"] = {n: pub.execute(f"select count(*) from {quote_ident(n)}").fetchone()[0] for n in names if not n.startswith("_")}
+            names = [
+                r[0]
+                for r in pub.execute(
+                    "select table_name from information_schema.tables where table_schema = 'main' order by 1"
+                ).fetchall()
+            ]
+            out["marts"] = {
+                n: pub.execute(f"select count(*) from {quote_ident(n)}").fetchone()[0] for n in names if not n.startswith("_")
+            }
     return out
 
 

@@ -38,8 +38,7 @@ def write_lock(db_path: Path, timeout_s: float = 600.0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise WarehouseLockTimeout(
-                        f"{db_path} is locked by another writer (lock file {lock_path}) "
-                        f"for more than {timeout_s:.0f}s"
+                        f"{db_path} is locked by another writer (lock file {lock_path}) for more than {timeout_s:.0f}s"
                     ) from None
                 time.sleep(0.2)
         yield

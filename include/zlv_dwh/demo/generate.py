@@ -40,7 +40,20 @@ COMMUNES = [
     ("35238", "Rennes", "243500139", "35", "53"),
 ]
 FIRST_NAMES = ["Hélène", "François", "Zoé", "Jérôme", "Anaïs", "Loïc", "Céline", "Benoît", "Agnès", "Noël", "Maëlle", "René"]
-LAST_NAMES = ["Lefèvre", "Müller", "Dubois", "Garçon", "Gérard", "Hoarau", "Le Bihan", "Nguyen", "Martin", "Bernard", "Çelik", "Peña"]
+LAST_NAMES = [
+    "Lefèvre",
+    "Müller",
+    "Dubois",
+    "Garçon",
+    "Gérard",
+    "Hoarau",
+    "Le Bihan",
+    "Nguyen",
+    "Martin",
+    "Bernard",
+    "Çelik",
+    "Peña",
+]
 STREETS = ["rue de la République", "avenue Jean-Jaurès", "place du Marché", "rue des Écoles", "chemin des Prés"]
 
 
@@ -73,7 +86,12 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
     demo = Demo()
     t = demo.tables
     t["localities"] = [
-        {"geo_code": c, "name": n, "locality_kind": rng.choice([None, "ACV", "PVD"]), "tax_kind": rng.choice(["TLV", "THLV", "None"])}
+        {
+            "geo_code": c,
+            "name": n,
+            "locality_kind": rng.choice([None, "ACV", "PVD"]),
+            "tax_kind": rng.choice(["TLV", "THLV", "None"]),
+        }
         for c, n, *_ in COMMUNES
     ]
 
@@ -90,12 +108,20 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
     for e in establishments:
         dep = {c[3] for c in COMMUNES if c[0] in e["codes"]}
         reg = {c[4] for c in COMMUNES if c[0] in e["codes"]}
-        t["establishments"].append({
-            "id": _uuid(rng), "name": e["name"], "siren": e.get("siren", rng.randint(200000000, 299999999)),
-            "kind": e["kind"], "localities_geo_code": e["codes"],
-            "dep_code": dep.pop() if len(dep) == 1 else None, "reg_code": reg.pop() if len(reg) == 1 else None,
-            "available": rng.random() < 0.8, "updated_at": _ts(rng, 400), "deleted_at": None,
-        })
+        t["establishments"].append(
+            {
+                "id": _uuid(rng),
+                "name": e["name"],
+                "siren": e.get("siren", rng.randint(200000000, 299999999)),
+                "kind": e["kind"],
+                "localities_geo_code": e["codes"],
+                "dep_code": dep.pop() if len(dep) == 1 else None,
+                "reg_code": reg.pop() if len(reg) == 1 else None,
+                "available": rng.random() < 0.8,
+                "updated_at": _ts(rng, 400),
+                "deleted_at": None,
+            }
+        )
 
     t["users"] = []
     for e in t["establishments"]:
@@ -104,36 +130,62 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
         for _ in range(rng.randint(0, 4)):
             first, last = _person(rng)
             activated = _ts(rng, 700, 30)
-            t["users"].append({
-                "id": _uuid(rng), "email": f"{first}.{last}.{len(t['users'])}@collectivite.example".lower().replace(" ", ""),
-                "password": "$2b$10$" + f"{rng.getrandbits(128):032x}", "first_name": first, "last_name": last,
-                "phone": f"06{rng.randint(10000000, 99999999)}", "position": rng.choice(["Chargée de mission", "Agent", "Élu"]),
-                "establishment_id": e["id"], "role": rng.choice([0, 0, 0, 1, 2]), "activated_at": activated,
-                "last_authenticated_at": _ts(rng, 200) if rng.random() < 0.8 else None,
-                "suspended_at": None, "deleted_at": None, "updated_at": _ts(rng, 30),
-                "two_factor_code": f"{rng.randint(0, 999999):06d}", "two_factor_sent_at": _ts(rng, 30),
-            })
+            t["users"].append(
+                {
+                    "id": _uuid(rng),
+                    "email": f"{first}.{last}.{len(t['users'])}@collectivite.example".lower().replace(" ", ""),
+                    "password": "$2b$10$" + f"{rng.getrandbits(128):032x}",
+                    "first_name": first,
+                    "last_name": last,
+                    "phone": f"06{rng.randint(10000000, 99999999)}",
+                    "position": rng.choice(["Chargée de mission", "Agent", "Élu"]),
+                    "establishment_id": e["id"],
+                    "role": rng.choice([0, 0, 0, 1, 2]),
+                    "activated_at": activated,
+                    "last_authenticated_at": _ts(rng, 200) if rng.random() < 0.8 else None,
+                    "suspended_at": None,
+                    "deleted_at": None,
+                    "updated_at": _ts(rng, 30),
+                    "two_factor_code": f"{rng.randint(0, 999999):06d}",
+                    "two_factor_sent_at": _ts(rng, 30),
+                }
+            )
 
     t["fast_housing"] = []
     for i in range(scale):
         code, *_ = rng.choice(COMMUNES)
         invariant = f"{i * 7919 + 1000003:010d}"
         vacancy_start = rng.choice([None, *range(2005, 2025)])
-        t["fast_housing"].append({
-            "id": _uuid(rng), "local_id": code[:2] + invariant, "invariant": invariant, "geo_code": code,
-            "building_id": f"{code}{rng.randint(0, scale // 4):06d}", "plot_id": f"{code}000A{rng.randint(1, 9999):04d}",
-            "address_dgfip": [f"{rng.randint(1, 120)} {rng.choice(STREETS).upper()}", f"{code} VILLE"],
-            "longitude_dgfip": round(rng.uniform(-1.7, 7.8), 6), "latitude_dgfip": round(rng.uniform(43.5, 50.7), 6),
-            "cadastral_classification": rng.randint(1, 8), "uncomfortable": rng.random() < 0.1,
-            "vacancy_start_year": vacancy_start, "housing_kind": rng.choice(["APPART", "MAISON"]),
-            "rooms_count": rng.randint(1, 7), "living_area": round(rng.uniform(15, 180), 2),
-            "building_year": rng.randint(1850, 2020), "mutation_date": (REFERENCE_DATE - dt.timedelta(days=rng.randint(100, 9000))).date(),
-            "last_transaction_value": rng.randint(30000, 600000) if rng.random() < 0.6 else None, "taxed": rng.random() < 0.5,
-            "data_file_years": [f"lovac-{m}" for m in MILLESIMES if rng.random() < 0.7] + ["ff-2024"],
-            "rental_value": rng.randint(500, 9000), "condominium": rng.choice([None, "CL", "CV"]), "status": 0,
-            "sub_status": None, "occupancy": rng.choice(["V", "V", "V", "L", "P", "A"]),
-            "energy_consumption_bdnb": rng.choice([None, "A", "B", "C", "D", "E", "F", "G"]),
-        })
+        t["fast_housing"].append(
+            {
+                "id": _uuid(rng),
+                "local_id": code[:2] + invariant,
+                "invariant": invariant,
+                "geo_code": code,
+                "building_id": f"{code}{rng.randint(0, scale // 4):06d}",
+                "plot_id": f"{code}000A{rng.randint(1, 9999):04d}",
+                "address_dgfip": [f"{rng.randint(1, 120)} {rng.choice(STREETS).upper()}", f"{code} VILLE"],
+                "longitude_dgfip": round(rng.uniform(-1.7, 7.8), 6),
+                "latitude_dgfip": round(rng.uniform(43.5, 50.7), 6),
+                "cadastral_classification": rng.randint(1, 8),
+                "uncomfortable": rng.random() < 0.1,
+                "vacancy_start_year": vacancy_start,
+                "housing_kind": rng.choice(["APPART", "MAISON"]),
+                "rooms_count": rng.randint(1, 7),
+                "living_area": round(rng.uniform(15, 180), 2),
+                "building_year": rng.randint(1850, 2020),
+                "mutation_date": (REFERENCE_DATE - dt.timedelta(days=rng.randint(100, 9000))).date(),
+                "last_transaction_value": rng.randint(30000, 600000) if rng.random() < 0.6 else None,
+                "taxed": rng.random() < 0.5,
+                "data_file_years": [f"lovac-{m}" for m in MILLESIMES if rng.random() < 0.7] + ["ff-2024"],
+                "rental_value": rng.randint(500, 9000),
+                "condominium": rng.choice([None, "CL", "CV"]),
+                "status": 0,
+                "sub_status": None,
+                "occupancy": rng.choice(["V", "V", "V", "L", "P", "A"]),
+                "energy_consumption_bdnb": rng.choice([None, "A", "B", "C", "D", "E", "F", "G"]),
+            }
+        )
 
     t["owners"], t["owners_housing"] = [], []
     for h in t["fast_housing"]:
@@ -141,21 +193,39 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
             first, last = _person(rng)
             owner_id = _uuid(rng)
             birth = dt.date(1930, 1, 1) + dt.timedelta(days=rng.randint(0, 25000))
-            t["owners"].append({
-                "id": owner_id, "idpersonne": f"{h['geo_code'][:2]}{rng.randint(0, 10**8):08d}",
-                "full_name": f"{last.upper()} {first}", "birth_date": birth, "administrator": None,
-                "siren": None, "address_dgfip": [f"{rng.randint(1, 99)} {rng.choice(STREETS)}", "75011 PARIS"],
-                "additional_address": rng.choice([None, "Bâtiment B"]),
-                "email": f"{first}.{last}@exemple.fr".lower().replace(" ", "") if rng.random() < 0.3 else None,
-                "phone": f"07{rng.randint(10000000, 99999999)}" if rng.random() < 0.2 else None,
-                "kind_class": rng.choice(["Particulier", "Particulier", "SCI-Copro-Autre"]), "entity": None,
-                "data_source": "ff-2024", "created_at": _ts(rng, 900, 300), "updated_at": _ts(rng, 300) if rng.random() < 0.5 else None,
-            })
-            t["owners_housing"].append({
-                "owner_id": owner_id, "housing_id": h["id"], "housing_geo_code": h["geo_code"], "rank": rank,
-                "start_date": h["mutation_date"], "end_date": None, "origin": "ff", "idprocpte": f"{h['geo_code']}{rng.randint(0, 99999):05d}",
-                "idprodroit": f"{h['geo_code']}{len(t['owners_housing']):07d}{rank:02d}", "property_right": rng.choice(["proprietaire", "usufruitier"]),
-            })
+            t["owners"].append(
+                {
+                    "id": owner_id,
+                    "idpersonne": f"{h['geo_code'][:2]}{rng.randint(0, 10**8):08d}",
+                    "full_name": f"{last.upper()} {first}",
+                    "birth_date": birth,
+                    "administrator": None,
+                    "siren": None,
+                    "address_dgfip": [f"{rng.randint(1, 99)} {rng.choice(STREETS)}", "75011 PARIS"],
+                    "additional_address": rng.choice([None, "Bâtiment B"]),
+                    "email": f"{first}.{last}@exemple.fr".lower().replace(" ", "") if rng.random() < 0.3 else None,
+                    "phone": f"07{rng.randint(10000000, 99999999)}" if rng.random() < 0.2 else None,
+                    "kind_class": rng.choice(["Particulier", "Particulier", "SCI-Copro-Autre"]),
+                    "entity": None,
+                    "data_source": "ff-2024",
+                    "created_at": _ts(rng, 900, 300),
+                    "updated_at": _ts(rng, 300) if rng.random() < 0.5 else None,
+                }
+            )
+            t["owners_housing"].append(
+                {
+                    "owner_id": owner_id,
+                    "housing_id": h["id"],
+                    "housing_geo_code": h["geo_code"],
+                    "rank": rank,
+                    "start_date": h["mutation_date"],
+                    "end_date": None,
+                    "origin": "ff",
+                    "idprocpte": f"{h['geo_code']}{rng.randint(0, 99999):05d}",
+                    "idprodroit": f"{h['geo_code']}{len(t['owners_housing']):07d}{rank:02d}",
+                    "property_right": rng.choice(["proprietaire", "usufruitier"]),
+                }
+            )
     owner_of = {oh["housing_id"]: oh for oh in t["owners_housing"] if oh["rank"] == 1}
     owners_by_id = {o["id"]: o for o in t["owners"]}
 
@@ -177,14 +247,24 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
             validated = created + dt.timedelta(days=rng.randint(1, 10)) if status != "draft" else None
             sent = validated + dt.timedelta(days=rng.randint(1, 20)) if status in ("in-progress", "archived") else None
             campaign = {
-                "id": _uuid(rng), "title": f"Campagne {n + 1} - {e['name']}", "status": status,
-                "filters": Jsonb({"occupancies": ["V"], "geo_codes": e["localities_geo_code"]}), "user_id": rng.choice(users)["id"],
-                "establishment_id": e["id"], "group_id": None, "created_at": created, "validated_at": validated,
-                "exported_at": validated, "sent_at": sent, "archived_at": sent + dt.timedelta(days=120) if status == "archived" else None,
+                "id": _uuid(rng),
+                "title": f"Campagne {n + 1} - {e['name']}",
+                "status": status,
+                "filters": Jsonb({"occupancies": ["V"], "geo_codes": e["localities_geo_code"]}),
+                "user_id": rng.choice(users)["id"],
+                "establishment_id": e["id"],
+                "group_id": None,
+                "created_at": created,
+                "validated_at": validated,
+                "exported_at": validated,
+                "sent_at": sent,
+                "archived_at": sent + dt.timedelta(days=120) if status == "archived" else None,
             }
             t["campaigns"].append(campaign)
             for h in rng.sample(pool, min(len(pool), rng.randint(5, 40))):
-                t["campaigns_housing"].append({"campaign_id": campaign["id"], "housing_id": h["id"], "housing_geo_code": h["geo_code"], "advice": None})
+                t["campaigns_housing"].append(
+                    {"campaign_id": campaign["id"], "housing_id": h["id"], "housing_geo_code": h["geo_code"], "advice": None}
+                )
                 if not sent:
                     continue
                 at, status_now = sent, h["status"]
@@ -193,21 +273,32 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
                         continue
                     at = at + dt.timedelta(days=rng.randint(3, 90))
                     event_id = _uuid(rng)
-                    t["events"].append({
-                        "id": event_id, "type": "housing:status-updated", "next_old": Jsonb({"status": status_now}),
-                        "next_new": Jsonb({"status": new_status}), "created_at": min(at, REFERENCE_DATE), "created_by": campaign["user_id"],
-                    })
+                    t["events"].append(
+                        {
+                            "id": event_id,
+                            "type": "housing:status-updated",
+                            "next_old": Jsonb({"status": status_now}),
+                            "next_new": Jsonb({"status": new_status}),
+                            "created_at": min(at, REFERENCE_DATE),
+                            "created_by": campaign["user_id"],
+                        }
+                    )
                     t["housing_events"].append({"event_id": event_id, "housing_id": h["id"], "housing_geo_code": h["geo_code"]})
                     status_now = new_status
                 h["status"] = status_now
     # Events the warehouse must not copy: owner edits quoting personal details.
     for oh in rng.sample(t["owners_housing"], min(20, len(t["owners_housing"]))):
         owner = owners_by_id[oh["owner_id"]]
-        t["events"].append({
-            "id": _uuid(rng), "type": "owner:updated", "next_old": Jsonb({"fullName": owner["full_name"]}),
-            "next_new": Jsonb({"fullName": owner["full_name"], "email": owner["email"]}), "created_at": _ts(rng, 100),
-            "created_by": None,
-        })
+        t["events"].append(
+            {
+                "id": _uuid(rng),
+                "type": "owner:updated",
+                "next_old": Jsonb({"fullName": owner["full_name"]}),
+                "next_new": Jsonb({"fullName": owner["full_name"], "email": owner["email"]}),
+                "created_at": _ts(rng, 100),
+                "created_by": None,
+            }
+        )
 
     _build_files(rng, demo, owner_of, owners_by_id)
     return demo
@@ -224,13 +315,61 @@ def _csv_bytes(header: list[str], rows: list[list], delimiter: str, encoding: st
 
 def _build_files(rng: random.Random, demo: Demo, owner_of: dict, owners_by_id: dict) -> None:
     lovac_header = [
-        "annee", "ff_millesime", "invariant", "ff_idlocal", "ccodep", "commune", "groupe", "aff", "nature", "debutvacance",
-        "vlcad", "ff_ccthp", "ff_stoth", "ff_npiece_p2", "ff_jannath", "ban_latitude", "ban_longitude",
-        "ff_idpersonne_1", "ff_ddenom_1", "ff_jdatnss_1", "ff_idpersonne_2", "ff_ddenom_2", "ff_jdatnss_2",
-        "proprietaire", "adresse1", "adresse2",
+        "annee",
+        "ff_millesime",
+        "invariant",
+        "ff_idlocal",
+        "ccodep",
+        "commune",
+        "groupe",
+        "aff",
+        "nature",
+        "debutvacance",
+        "vlcad",
+        "ff_ccthp",
+        "ff_stoth",
+        "ff_npiece_p2",
+        "ff_jannath",
+        "ban_latitude",
+        "ban_longitude",
+        "ff_idpersonne_1",
+        "ff_ddenom_1",
+        "ff_jdatnss_1",
+        "ff_idpersonne_2",
+        "ff_ddenom_2",
+        "ff_jdatnss_2",
+        "proprietaire",
+        "adresse1",
+        "adresse2",
     ]
-    ff_header = ["idlocal", "idbat", "idpar", "idcom", "dteloc", "ccthp", "jannath", "stoth", "npiece_p2", "loghvac", "ndroit", "catpro3"]
-    ffo_header = ["idprodroit", "idprocpte", "idpersonne", "idcom", "ccodro", "ccogrm", "ddenom", "dlign3", "dlign4", "jdatnss", "dldnss", "dsiren"]
+    ff_header = [
+        "idlocal",
+        "idbat",
+        "idpar",
+        "idcom",
+        "dteloc",
+        "ccthp",
+        "jannath",
+        "stoth",
+        "npiece_p2",
+        "loghvac",
+        "ndroit",
+        "catpro3",
+    ]
+    ffo_header = [
+        "idprodroit",
+        "idprocpte",
+        "idpersonne",
+        "idcom",
+        "ccodro",
+        "ccogrm",
+        "ddenom",
+        "dlign3",
+        "dlign4",
+        "jdatnss",
+        "dldnss",
+        "dsiren",
+    ]
     co_owners = {}
     for oh in demo.tables["owners_housing"]:
         co_owners.setdefault(oh["housing_id"], []).append(oh)
@@ -243,36 +382,93 @@ def _build_files(rng: random.Random, demo: Demo, owner_of: dict, owners_by_id: d
             o2 = owners[1] if len(owners) > 1 else None
             vacant = h["occupancy"] == "V" and h["vacancy_start_year"] is not None and h["vacancy_start_year"] < millesime
             if vacant and rng.random() < 0.95:
-                lovac.append([
-                    millesime, millesime - 1, h["invariant"], h["local_id"], h["geo_code"][:2], h["geo_code"][2:],
-                    rng.choice([0, 0, 0, 0, 0, 4, 9]), "H", h["housing_kind"], h["vacancy_start_year"], h["rental_value"], "V",
-                    int(h["living_area"]), h["rooms_count"], h["building_year"], h["latitude_dgfip"], h["longitude_dgfip"],
-                    o1 and o1["idpersonne"], o1 and o1["full_name"], o1 and o1["birth_date"].strftime("%d/%m/%Y"),
-                    o2 and o2["idpersonne"], o2 and o2["full_name"], o2 and o2["birth_date"].strftime("%d/%m/%Y"),
-                    o1 and o1["full_name"], o1 and o1["address_dgfip"][0], o1 and o1["address_dgfip"][1],
-                ])
-            ff.append([
-                h["local_id"], h["building_id"], h["plot_id"], h["geo_code"], 1 if h["housing_kind"] == "MAISON" else 2,
-                h["occupancy"], h["building_year"], int(h["living_area"]), h["rooms_count"], 1 if vacant else 0, len(owners),
-                rng.choice(["PPH", "PPH", "PMS", "PCO"]),
-            ])
+                lovac.append(
+                    [
+                        millesime,
+                        millesime - 1,
+                        h["invariant"],
+                        h["local_id"],
+                        h["geo_code"][:2],
+                        h["geo_code"][2:],
+                        rng.choice([0, 0, 0, 0, 0, 4, 9]),
+                        "H",
+                        h["housing_kind"],
+                        h["vacancy_start_year"],
+                        h["rental_value"],
+                        "V",
+                        int(h["living_area"]),
+                        h["rooms_count"],
+                        h["building_year"],
+                        h["latitude_dgfip"],
+                        h["longitude_dgfip"],
+                        o1 and o1["idpersonne"],
+                        o1 and o1["full_name"],
+                        o1 and o1["birth_date"].strftime("%d/%m/%Y"),
+                        o2 and o2["idpersonne"],
+                        o2 and o2["full_name"],
+                        o2 and o2["birth_date"].strftime("%d/%m/%Y"),
+                        o1 and o1["full_name"],
+                        o1 and o1["address_dgfip"][0],
+                        o1 and o1["address_dgfip"][1],
+                    ]
+                )
+            ff.append(
+                [
+                    h["local_id"],
+                    h["building_id"],
+                    h["plot_id"],
+                    h["geo_code"],
+                    1 if h["housing_kind"] == "MAISON" else 2,
+                    h["occupancy"],
+                    h["building_year"],
+                    int(h["living_area"]),
+                    h["rooms_count"],
+                    1 if vacant else 0,
+                    len(owners),
+                    rng.choice(["PPH", "PPH", "PMS", "PCO"]),
+                ]
+            )
             for oh, o in zip(sorted(links, key=lambda oh: oh["rank"]), owners, strict=True):
-                ffo.append([
-                    oh["idprodroit"], oh["idprocpte"], o["idpersonne"], h["geo_code"], "P", 0, o["full_name"],
-                    o["address_dgfip"][0], o["address_dgfip"][1], o["birth_date"].strftime("%d/%m/%Y"), "PARIS", None,
-                ])
+                ffo.append(
+                    [
+                        oh["idprodroit"],
+                        oh["idprocpte"],
+                        o["idpersonne"],
+                        h["geo_code"],
+                        "P",
+                        0,
+                        o["full_name"],
+                        o["address_dgfip"][0],
+                        o["address_dgfip"][1],
+                        o["birth_date"].strftime("%d/%m/%Y"),
+                        "PARIS",
+                        None,
+                    ]
+                )
         demo.files[f"lake/cerema/lovac/{millesime}/raw.csv"] = _csv_bytes(lovac_header, lovac, ";", "latin-1", gz=False)
         demo.files[f"lake/cerema/ff/{millesime}/raw.csv.gz"] = _csv_bytes(ff_header, ff, ",", "utf-8", gz=True)
         demo.files[f"lake/cerema/ff/{millesime}/owners.csv.gz"] = _csv_bytes(ffo_header, ffo, ",", "utf-8", gz=True)
-        demo.tables.setdefault("_files", []).append({"millesime": millesime, "lovac": len(lovac), "ff_housing": len(ff), "ff_owners": len(ffo)})
+        demo.tables.setdefault("_files", []).append(
+            {"millesime": millesime, "lovac": len(lovac), "ff_housing": len(ff), "ff_owners": len(ffo)}
+        )
 
 
 def write_production(demo: Demo, db_url: str) -> None:
     """Create the production schema in an empty database and COPY the rows in."""
     with psycopg.connect(db_url) as con:
         con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
-        for table in ["localities", "establishments", "users", "fast_housing", "owners", "owners_housing",
-                      "campaigns", "campaigns_housing", "events", "housing_events"]:
+        for table in [
+            "localities",
+            "establishments",
+            "users",
+            "fast_housing",
+            "owners",
+            "owners_housing",
+            "campaigns",
+            "campaigns_housing",
+            "events",
+            "housing_events",
+        ]:
             rows = demo.tables[table]
             cols = list(rows[0])
             with con.cursor().copy(f"copy {table} ({', '.join(cols)}) from stdin") as copy:
@@ -282,8 +478,12 @@ def write_production(demo: Demo, db_url: str) -> None:
 
 def upload_files(demo: Demo, endpoint_url: str, access_key: str, secret_key: str, bucket: str) -> None:
     s3 = boto3.client(
-        "s3", endpoint_url=endpoint_url, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-        region_name="us-east-1", config=Config(s3={"addressing_style": "path"}),
+        "s3",
+        endpoint_url=endpoint_url,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
     )
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if bucket not in existing:

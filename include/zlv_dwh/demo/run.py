@@ -69,10 +69,14 @@ class Stack:
             "ZLV_PSEUDONYMISATION_KEY": self.pseudonymisation_key,
             "ZLV_S3_BUCKET": self.bucket,
             "AIRFLOW_CONN_ZLV_PRODUCTION": self.production_url,
-            "AIRFLOW_CONN_ZLV_S3": json.dumps({
-                "conn_type": "aws", "login": self.s3_access_key, "password": self.s3_secret_key,
-                "extra": {"endpoint_url": self.s3_url, "region_name": "us-east-1"},
-            }),
+            "AIRFLOW_CONN_ZLV_S3": json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": self.s3_access_key,
+                    "password": self.s3_secret_key,
+                    "extra": {"endpoint_url": self.s3_url, "region_name": "us-east-1"},
+                }
+            ),
         }
         if dbt_project_dir is not None:
             env["ZLV_DBT_PROJECT_DIR"] = str(dbt_project_dir)
@@ -93,8 +97,10 @@ def generate_sources(stack: Stack, admin_pg_url: str, seed: int, scale: int) -> 
     demo = generate.build(seed=seed, scale=scale)
     db_url = services.recreate_database(admin_pg_url, stack.production_url.rsplit("/", 1)[1])
     generate.write_production(demo, db_url)
-    say(f"  production database {stack.production_url.rsplit('/', 1)[1]}: "
-        + ", ".join(f"{t} {n}" for t, n in generate.production_row_counts(demo).items()))
+    say(
+        f"  production database {stack.production_url.rsplit('/', 1)[1]}: "
+        + ", ".join(f"{t} {n}" for t, n in generate.production_row_counts(demo).items())
+    )
     generate.upload_files(demo, stack.s3_url, stack.s3_access_key, stack.s3_secret_key, stack.bucket)
     say(f"  {len(demo.files)} LOCOMVAC / FF files uploaded to s3://{stack.bucket}/lake/cerema/")
     return demo
@@ -102,16 +108,33 @@ def generate_sources(stack: Stack, admin_pg_url: str, seed: int, scale: int) -> 
 
 def build_manifest(env: dict, dbt_project_dir: Path, log_dir: Path) -> None:
     """`dbt parse`: the manifest Cosmos renders the DAG from (no database needed)."""
-    _run([str(BIN / "dbt"), "parse", "--project-dir", str(dbt_project_dir), "--profiles-dir", str(dbt_project_dir),
-          "--target-path", "target"], env, log_dir / "dbt_parse.log", "dbt parse")
+    _run(
+        [
+            str(BIN / "dbt"),
+            "parse",
+            "--project-dir",
+            str(dbt_project_dir),
+            "--profiles-dir",
+            str(dbt_project_dir),
+            "--target-path",
+            "target",
+        ],
+        env,
+        log_dir / "dbt_parse.log",
+        "dbt parse",
+    )
 
 
 def prepare_airflow(stack: Stack, env: dict) -> None:
     log_dir = stack.state_dir / "logs"
     say("Airflow: migrating the metadata database and applying airflow_settings.yaml")
     _run([str(BIN / "airflow"), "db", "migrate"], env, log_dir / "airflow_db_migrate.log", "airflow db migrate")
-    _run([sys.executable, "-m", "zlv_dwh.airflow_settings", str(REPO_ROOT / "airflow_settings.yaml")], env,
-         log_dir / "airflow_settings.log", "applying airflow_settings.yaml")
+    _run(
+        [sys.executable, "-m", "zlv_dwh.airflow_settings", str(REPO_ROOT / "airflow_settings.yaml")],
+        env,
+        log_dir / "airflow_settings.log",
+        "applying airflow_settings.yaml",
+    )
     say("dbt: parsing the project into target/manifest.json")
     build_manifest(env, Path(env.get("ZLV_DBT_PROJECT_DIR", REPO_ROOT / "include" / "dbt")), log_dir)
 

@@ -7,11 +7,13 @@ moto's S3 server is started on a free port. What we start, we stop."""
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -58,8 +60,19 @@ def _pg_bin(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) + sorted(glob.glob(f"/opt/homebrew/opt/postgresql*/bin/{name}"))
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) + sorted(
+        glob.glob(f"/opt/homebrew/opt/postgresql*/bin/{name}")
+    )
     return candidates[-1] if candidates else None
+
+
+def throwaway_pgdata(state_dir: Path) -> Path:
+    """Data folder of the throwaway cluster; as root, one the 'postgres' account can reach
+    whatever the permissions of the checkout."""
+    if os.geteuid() != 0:
+        return state_dir / "pgdata"
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"zlv-pgdata-{digest}"
 
 
 def start_postgres(state_dir: Path, say: Callable[[str], None] = print) -> Service:
@@ -85,21 +98,34 @@ def start_postgres(state_dir: Path, say: Callable[[str], None] = print) -> Servi
             "                 brew install postgresql@16           (macOS)\n"
             "  or point ZLV_DEMO_PG_URL at a server where you may create databases."
         )
-    pgdata = state_dir / "pgdata"
     port = free_port()
     # PostgreSQL refuses to run as root: run the throwaway cluster as the 'postgres' account then.
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    pgdata = throwaway_pgdata(state_dir)
     if not (pgdata / "PG_VERSION").exists():
         say(f"PostgreSQL: creating a throwaway cluster in {pgdata}")
         pgdata.mkdir(parents=True, exist_ok=True)
         if as_user:
             shutil.chown(pgdata, "postgres")
-        subprocess.run([*as_user, initdb, "-D", str(pgdata), "-U", "postgres", "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
+        subprocess.run(
+            [*as_user, initdb, "-D", str(pgdata), "-U", "postgres", "--auth=trust", "-E", "UTF8"], check=True, capture_output=True
+        )
     say(f"PostgreSQL: starting the throwaway cluster on port {port}")
     subprocess.run(
-        [*as_user, pg_ctl, "-D", str(pgdata), "-l", str(pgdata / "server.log"), "-w", "start",
-         "-o", f"-p {port} -c listen_addresses=127.0.0.1 -k {pgdata}"],
-        check=True, capture_output=True,
+        [
+            *as_user,
+            pg_ctl,
+            "-D",
+            str(pgdata),
+            "-l",
+            str(pgdata / "server.log"),
+            "-w",
+            "start",
+            "-o",
+            f"-p {port} -c listen_addresses=127.0.0.1 -k {pgdata}",
+        ],
+        check=True,
+        capture_output=True,
     )
 
     def stop() -> None:
@@ -123,9 +149,7 @@ def start_s3(say: Callable[[str], None] = print) -> Service:
         return Service(os.environ["ZLV_DEMO_S3_URL"])
     port = free_port()
     moto = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen(
-        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:

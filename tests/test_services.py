@@ -1,0 +1,45 @@
+"""The demo's service start-up on a machine without a running PostgreSQL."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from zlv_dwh.demo import services
+
+
+def test_missing_server_binaries_stop_with_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.delenv("ZLV_DEMO_PG_URL", raising=False)
+    monkeypatch.setattr(services, "_can_connect", lambda url: False)
+    monkeypatch.setattr(services, "_pg_bin", lambda name: None)
+    with pytest.raises(services.PrerequisiteMissing, match="apt-get install -y postgresql"):
+        services.start_postgres(tmp_path, say=lambda m: None)
+
+
+def test_unreachable_given_url_is_reported(monkeypatch, tmp_path):
+    monkeypatch.setenv("ZLV_DEMO_PG_URL", "postgresql://nobody@127.0.0.1:1/none")
+    with pytest.raises(services.PrerequisiteMissing, match="ZLV_DEMO_PG_URL"):
+        services.start_postgres(tmp_path, say=lambda m: None)
+
+
+@pytest.mark.skipif(services._pg_bin("initdb") is None, reason="no PostgreSQL server binaries here")
+def test_a_throwaway_cluster_starts_answers_and_stops(monkeypatch):
+    monkeypatch.delenv("ZLV_DEMO_PG_URL", raising=False)
+    real_can_connect = services._can_connect
+    monkeypatch.setattr(services, "_can_connect", lambda url: ":5432/" not in url and real_can_connect(url))
+    state = Path(tempfile.mkdtemp(prefix="zlv-pg-"))
+    try:
+        service = services.start_postgres(state, say=lambda m: None)
+        try:
+            assert service.started_here and ":5432/" not in service.url
+            with psycopg.connect(service.url) as con:
+                assert con.execute("select 1").fetchone() == (1,)
+        finally:
+            service.stop()
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(service.url, connect_timeout=2)
+    finally:
+        shutil.rmtree(services.throwaway_pgdata(state), ignore_errors=True)
+        shutil.rmtree(state, ignore_errors=True)
