@@ -9,7 +9,7 @@ import time
 import pytest
 
 from zlv_dwh import ingest_files, ingest_postgres
-from zlv_dwh.settings import DBT_PROJECT_DIR, DUCKDB_POOL, REPO_ROOT
+from zlv_dwh.settings import DBT_MANIFEST, DBT_PROJECT_DIR, DUCKDB_POOL, REPO_ROOT
 
 EXPECTED_DAGS = {"zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff", "zlv_transform"}
 
@@ -39,7 +39,7 @@ def manifest(tmp_path_factory) -> dict:
         env=env,
         check=True,
     )
-    return json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    return json.loads((DBT_MANIFEST).read_text())
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import yaml
 from conftest import TEST_HASH_KEY
 from zlv_dwh import ingest_postgres
 from zlv_dwh.demo import generate, run, services
-from zlv_dwh.settings import DBT_PROJECT_DIR
+from zlv_dwh.settings import DBT_MANIFEST, DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +72,7 @@ def test_every_model_column_is_documented_and_classified(first_run, stack):
     from zlv_dwh import rgpd_audit
 
     with duckdb.connect(str(stack.paths.warehouse), read_only=True) as con:
-        assert rgpd_audit.documentation_gaps(con, DBT_PROJECT_DIR / "target" / "manifest.json") == []
+        assert rgpd_audit.documentation_gaps(con, DBT_MANIFEST) == []
 
 
 def test_no_personal_value_of_the_sources_reaches_the_published_file(first_run, stack, demo):

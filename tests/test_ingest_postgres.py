@@ -103,3 +103,13 @@ def test_every_declared_table_loads(production_dsn, demo, wh, ext):
         rows = _ingest(name, production_dsn, wh, ext)
         if spec.row_filter is None:
             assert rows == len(demo.tables[name]), name
+
+
+def test_a_connection_error_never_reveals_the_password(wh, ext):
+    dsn = "host=127.0.0.1 port=5432 user=no_such_role password='S3cr3t pw' dbname=none connect_timeout=2"
+    with pytest.raises(ip.IngestError) as failure:
+        _ingest("owners", dsn, wh, ext)
+    assert "S3cr3t" not in str(failure.value) and failure.value.__cause__ is None
+    assert "password=***" in str(failure.value)
+    logged = duckdb.connect(str(wh), read_only=True).execute("select error from ops.load_log").fetchone()[0]
+    assert "S3cr3t" not in logged and "no_such_role" in logged

@@ -7,7 +7,7 @@ import logging
 import os
 
 from zlv_dwh import ingest_files, ingest_postgres, pii, publish, rgpd_audit
-from zlv_dwh.settings import DBT_PROJECT_DIR, Paths
+from zlv_dwh.settings import DBT_MANIFEST, Paths
 from zlv_dwh.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -87,9 +87,8 @@ def ingest_file_family(family: str, run_id: str) -> dict:
 
 def run_rgpd_audit(run_id: str) -> str:
     paths = Paths.from_env()
-    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
     with connect(paths.warehouse) as con:
-        report = rgpd_audit.audit(con, manifest, run_id)
+        report = rgpd_audit.audit(con, DBT_MANIFEST, run_id)
         rgpd_audit.record(con, report)
     log.info("%s", report.summary())
     if report.verdict != "pass":

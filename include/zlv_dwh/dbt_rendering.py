@@ -12,17 +12,15 @@ from pathlib import Path
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
-from zlv_dwh.settings import DBT_PROJECT_DIR, DUCKDB_POOL, Paths
-
-MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+from zlv_dwh.settings import DBT_MANIFEST, DBT_PROJECT_DIR, DUCKDB_POOL, Paths
 
 
 def project_config() -> ProjectConfig:
-    if not MANIFEST.exists():
-        raise FileNotFoundError(f"{MANIFEST} is missing: build it with `make manifest` (dbt parse)")
+    if not DBT_MANIFEST.exists():
+        raise FileNotFoundError(f"{DBT_MANIFEST} is missing: build it with `make manifest` (dbt parse)")
     return ProjectConfig(
         dbt_project_path=DBT_PROJECT_DIR,
-        manifest_path=MANIFEST,
+        manifest_path=DBT_MANIFEST,
         install_dbt_deps=False,
         env_vars={"ZLV_WAREHOUSE_PATH": str(Paths.from_env().warehouse)},
     )

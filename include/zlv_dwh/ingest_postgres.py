@@ -8,6 +8,7 @@ with its load-log row: a failed load leaves the previous table untouched."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,14 @@ def load_config(path: Path | None = None) -> ProductionConfig:
 def read_only_dsn(dsn: str) -> str:
     """A libpq keyword DSN whose session refuses writes, whatever the role may do."""
     return f"{dsn} options='-c default_transaction_read_only=on'"
+
+
+_PASSWORD = re.compile(r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)""", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Hide passwords: libpq and DuckDB echo the connection string in their connection errors."""
+    return _PASSWORD.sub(r"\1***", text)
 
 
 def _source_columns(con, schema: str, table: str) -> list[str]:
@@ -123,10 +132,10 @@ def ingest_table(
         except Exception as exc:
             rollback_quietly(con)
             message = exc.args[0] if isinstance(exc, IngestError) else f"production table {source_schema}.{spec.name}: {exc}"
+            message = redact(message)
             load_log.write(con, record, "failed", message)
-            if isinstance(exc, IngestError):
-                raise
-            raise IngestError(message) from exc
+            # Not chained: the original exception's text may hold the connection string.
+            raise IngestError(message) from None
     log.info("loaded %s rows into %s.%s", record.rows_loaded, target_schema, spec.name)
     return record.rows_loaded
 

@@ -11,6 +11,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE_DIR = REPO_ROOT / "include"
 CONFIG_DIR = Path(os.environ.get("ZLV_CONFIG_DIR", INCLUDE_DIR / "config"))
 DBT_PROJECT_DIR = Path(os.environ.get("ZLV_DBT_PROJECT_DIR", INCLUDE_DIR / "dbt"))
+# Built ahead by `make manifest` (dbt parse): Cosmos renders from it, the RGPD audit reads it.
+DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
 # The Airflow pool every DuckDB writer runs in: DuckDB allows one writing process per file.
 DUCKDB_POOL = "duckdb_writer"
