@@ -31,6 +31,14 @@ def ext(tmp_path_factory):
     return tmp_path_factory.mktemp("ext")
 
 
+def _own_bucket(s3, demo, suffix):
+    """A copy of the demo files in a bucket this test may damage."""
+    settings, source_bucket = s3
+    bucket = source_bucket + suffix
+    generate.upload_files(demo, settings.endpoint_url, settings.access_key_id, settings.secret_access_key, bucket)
+    return settings, bucket, _client(settings)
+
+
 def _ingest(family, s3, bucket, wh, ext, run_id="run-1"):
     return fi.ingest_family(
         CONFIG.families[family], s3=s3, bucket=bucket, warehouse=wh, run_id=run_id, hash_key=TEST_HASH_KEY, extension_dir=ext
@@ -78,12 +86,7 @@ def test_rerun_replaces_millesimes_without_duplicating(s3, tmp_path, ext):
 
 
 def test_a_file_breaking_the_contract_is_refused_and_others_still_load(s3, demo, tmp_path, ext):
-    settings, source_bucket = s3
-    bucket = source_bucket + "-bad"
-    client = _client(settings)
-    client.create_bucket(Bucket=bucket)
-    for key, body in demo.files.items():
-        client.put_object(Bucket=bucket, Key=key, Body=body)
+    settings, bucket, client = _own_bucket(s3, demo, "-bad")
     wh = tmp_path / "wh.duckdb"
     _ingest("locomvac", settings, bucket, wh, ext, "good")
     good_2025 = (
@@ -105,12 +108,7 @@ def test_a_file_breaking_the_contract_is_refused_and_others_still_load(s3, demo,
 
 
 def test_a_bad_value_names_the_file_and_keeps_the_previous_rows(s3, demo, tmp_path, ext):
-    settings, source_bucket = s3
-    bucket = source_bucket + "-badvalue"
-    client = _client(settings)
-    client.create_bucket(Bucket=bucket)
-    for key, body in demo.files.items():
-        client.put_object(Bucket=bucket, Key=key, Body=body)
+    settings, bucket, client = _own_bucket(s3, demo, "-badvalue")
     wh = tmp_path / "wh.duckdb"
     _ingest("ff", settings, bucket, wh, ext, "good")
     before = duckdb.connect(str(wh), read_only=True).execute("select count(*) from raw_ff.ff_housing").fetchone()[0]
