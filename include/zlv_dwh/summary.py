@@ -50,6 +50,6 @@ def render(figures: dict) -> str:
     lines.append("Marts published, with row counts:")
     lines += [f"  {name:<28} {rows:>8} rows" for name, rows in figures["marts"].items()] or ["  (none)"]
     audit = figures["audit"]
-    lines.append(f"RGPD audit: {audit['verdict'].upper()} - {audit['detail']}" if audit else "RGPD audit: not run")
+    lines.append(f"{audit['detail']} (run {audit['run_id']})" if audit else "RGPD audit: not run")
     lines.append(f"Published marts file (open it read-only, e.g. from Metabase's DuckDB driver):\n  {figures['published']}")
     return "\n".join(lines)
