@@ -52,7 +52,7 @@ def test_raw_tables_hold_every_source_row(first_run, stack, demo):
     files = generate.file_row_counts(demo)
     assert _raw_count(stack, "raw_locomvac.lovac") == files["lovac"]
     assert _raw_count(stack, "raw_ff.ff_housing") == files["ff_housing"]
-    loads = {(s, t): status for s, t, _, _, status in first_run["loads"]}
+    loads = {(row[0], row[1]): row[4] for row in first_run["loads"]}
     assert set(loads.values()) == {"success"}
     assert ("production", "owners") in loads and ("locomvac", "lovac") in loads and ("ff", "ff_owners") in loads
 
@@ -95,7 +95,10 @@ def test_no_personal_value_of_the_sources_reaches_the_published_file(first_run, 
 def test_running_again_changes_nothing(first_run, stack):
     rerun = run.run_pipeline(stack)
     assert rerun["marts"] == first_run["marts"]
-    assert [(s, t, r) for s, t, r, _, _ in rerun["loads"]] == [(s, t, r) for s, t, r, _, _ in first_run["loads"]]
+    assert [row[:3] for row in rerun["loads"]] == [row[:3] for row in first_run["loads"]]
+    incremental = {row[1]: row[6:9] for row in rerun["loads"] if row[5] == "incremental"}
+    assert set(incremental) == {"establishments", "users", "owners", "events"}
+    assert all(changes == (0, 0, 0) for changes in incremental.values()), incremental  # nothing changed
 
 
 def test_a_mart_exposing_personal_data_fails_the_run_and_publishes_nothing(first_run, stack, tmp_path):

@@ -11,10 +11,12 @@ from zlv_dwh import pii
 CONFIG = ip.load_config()
 
 
-def _ingest(table, dsn, wh, ext, run_id="run-1", spec=None):
-    return ip.ingest_table(
+def _ingest(table, dsn, wh, ext, run_id="run-1", spec=None) -> int:
+    """Load one table; the rows the raw table then holds."""
+    record = ip.ingest_table(
         spec or CONFIG.tables[table], pg_dsn=dsn, warehouse=wh, run_id=run_id, key=TEST_HASH_KEY, extension_dir=ext
     )
+    return record.rows_loaded
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def pseudonymisation_key() -> bytes | None:
 def ingest_production_table(table: str, run_id: str) -> dict:
     config = ingest_postgres.load_config()
     paths = Paths.from_env()
-    rows = ingest_postgres.ingest_table(
+    record = ingest_postgres.ingest_table(
         config.tables[table],
         pg_dsn=postgres_dsn(config.connection_id),
         warehouse=paths.warehouse,
@@ -67,7 +67,7 @@ def ingest_production_table(table: str, run_id: str) -> dict:
         source_schema=config.schema,
         target_schema=config.target_schema,
     )
-    return {"table": table, "rows": rows}
+    return {"table": table, "rows": record.rows_loaded, "read": record.rows_read, "mode": record.mode}
 
 
 def ingest_file_family(family: str, run_id: str) -> dict:

@@ -2,11 +2,15 @@
 
 The source session is opened with `default_transaction_read_only=on` and attached READ_ONLY, so
 PostgreSQL itself refuses any write through it. Dropped columns are never selected; pseudonymised
-columns are hashed before they are stored. A table is replaced in one DuckDB transaction together
-with its load-log row: a failed load leaves the previous table untouched."""
+columns are hashed (keyed) before they are stored.
+
+Everything a load changes — the rows, the watermark, the source-schema snapshot and its load-log
+row — commits in one DuckDB transaction: a failed or killed load leaves the previous table and
+watermark exactly as they were, so the next run neither skips nor duplicates rows."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
@@ -20,10 +24,30 @@ from zlv_dwh.warehouse import connect, quote_ident, quote_literal, rollback_quie
 
 log = logging.getLogger(__name__)
 SOURCE = "production"
+DELETE_MODES = ("apply", "flag", "ignore")
+
+STATE_DDL = """
+create schema if not exists ops;
+create table if not exists ops.watermarks (
+    table_name varchar primary key,
+    watermark timestamptz not null,
+    updated_at timestamp not null
+);
+create table if not exists ops.source_columns (
+    table_name varchar not null,
+    ordinal integer not null,
+    column_name varchar not null,
+    source_type varchar not null
+);
+"""
 
 
 class IngestError(RuntimeError):
     """A table could not be loaded; the message names the table (and column when relevant)."""
+
+
+class SchemaDriftError(IngestError):
+    """A source column was dropped or retyped since the last load: a human decides."""
 
 
 @dataclass(frozen=True)
@@ -31,9 +55,31 @@ class TableSpec:
     name: str
     primary_key: tuple[str, ...]
     mode: str = "full"
+    watermark: str | None = None
+    watermark_fallback: str | None = None
+    deletes: str = "apply"
+    overlap: dt.timedelta = dt.timedelta(minutes=10)
     drop: tuple[str, ...] = ()
     pseudonymise: tuple[str, ...] = ()
     row_filter: str | None = None
+
+    def __post_init__(self):
+        if self.mode not in ("full", "incremental"):
+            raise ValueError(f"table {self.name}: mode must be full or incremental, got {self.mode!r}")
+        if self.mode == "incremental" and not self.watermark:
+            raise ValueError(f"table {self.name}: incremental mode needs a watermark column")
+        if self.deletes not in DELETE_MODES:
+            raise ValueError(f"table {self.name}: deletes must be one of {DELETE_MODES}, got {self.deletes!r}")
+        if not self.primary_key:
+            raise ValueError(f"table {self.name}: a primary key is required")
+
+    @property
+    def watermark_columns(self) -> tuple[str, ...]:
+        return tuple(c for c in (self.watermark, self.watermark_fallback) if c)
+
+    def watermark_sql(self) -> str:
+        cols = [quote_ident(c) for c in self.watermark_columns]
+        return cols[0] if len(cols) == 1 else f"coalesce({', '.join(cols)})"
 
 
 @dataclass(frozen=True)
@@ -47,14 +93,18 @@ class ProductionConfig:
 def load_config(path: Path | None = None) -> ProductionConfig:
     """Read the table declarations; cheap enough to call at DAG parse time."""
     raw = yaml.safe_load(Path(path or CONFIG_DIR / "production_tables.yml").read_text(encoding="utf-8"))
+    defaults = raw.get("defaults") or {}
     tables = {}
     for name, spec in raw["tables"].items():
-        if spec.get("mode", "full") != "full":
-            raise ValueError(f"table {name}: only mode 'full' is supported so far, got {spec['mode']!r}")
+        spec = {**defaults, **(spec or {})}
         tables[name] = TableSpec(
             name=name,
-            primary_key=tuple(spec["primary_key"]),
+            primary_key=tuple(spec.get("primary_key") or ()),
             mode=spec.get("mode", "full"),
+            watermark=spec.get("watermark"),
+            watermark_fallback=spec.get("watermark_fallback"),
+            deletes=spec.get("deletes", "apply"),
+            overlap=dt.timedelta(minutes=float(spec.get("overlap_minutes", 10))),
             drop=tuple(spec.get("drop", ())),
             pseudonymise=tuple(spec.get("pseudonymise", ())),
             row_filter=spec.get("row_filter"),
@@ -75,32 +125,108 @@ def redact(text: str) -> str:
     return _PASSWORD.sub(r"\1***", text)
 
 
-def _source_columns(con, schema: str, table: str) -> list[str]:
+def _pg(con, sql: str) -> str:
+    """A relation reading `sql` as PostgreSQL runs it (in the read-only session)."""
+    return f"postgres_query('pg', {quote_literal(sql)})"
+
+
+def source_columns(con, schema: str, table: str) -> list[tuple[str, str]]:
+    """(column, PostgreSQL type as `format_type` writes it), in table order."""
     rows = con.execute(
-        "select column_name from duckdb_columns() "
-        "where database_name = 'pg' and schema_name = ? and table_name = ? order by column_index",
-        [schema, table],
+        "select attname, source_type from "
+        + _pg(
+            con,
+            "select a.attname::text as attname, format_type(a.atttypid, a.atttypmod) as source_type "
+            "from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
+            f"where n.nspname = {quote_literal(schema)} and c.relname = {quote_literal(table)} "
+            "and a.attnum > 0 and not a.attisdropped order by a.attnum",
+        )
     ).fetchall()
     if not rows:
         raise IngestError(f"production table {schema}.{table} not found (or not visible to the login)")
-    return [r[0] for r in rows]
+    return [(r[0], r[1]) for r in rows]
 
 
-def _select_sql(con, spec: TableSpec, columns: list[str], schema: str, key: bytes | None) -> str:
-    for kind, declared in (("drop", spec.drop), ("pseudonymise", spec.pseudonymise), ("primary_key", spec.primary_key)):
-        missing = [c for c in declared if c not in columns]
+def _check_declared(spec: TableSpec, columns: list[str], schema: str) -> None:
+    declared = (
+        ("drop", spec.drop),
+        ("pseudonymise", spec.pseudonymise),
+        ("primary_key", spec.primary_key),
+        ("watermark", spec.watermark_columns),
+    )
+    for kind, names in declared:
+        missing = [c for c in names if c not in columns]
         if missing:
             raise IngestError(f"production table {schema}.{spec.name}: {kind} column(s) {missing} not in the source")
-    kept = [c for c in columns if c not in spec.drop]
-    # PostgreSQL evaluates the projection and the row filter: dropped columns never leave it.
-    pg_query = f"select {', '.join(quote_ident(c) for c in kept)} from {quote_ident(schema)}.{quote_ident(spec.name)}"
-    if spec.row_filter:
-        pg_query += f" where {spec.row_filter}"
+    for kind, names in (("primary_key", spec.primary_key), ("watermark", spec.watermark_columns)):
+        dropped = [c for c in names if c in spec.drop]
+        if dropped:
+            raise IngestError(f"production table {schema}.{spec.name}: {kind} column(s) {dropped} are also dropped")
+
+
+def schema_drift(con, spec: TableSpec, kept: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Compare with the snapshot of the last load: new (column, type) are returned, to add and report;
+    a dropped or retyped column raises, naming table, column, old and new type."""
+    previous = dict(
+        con.execute(
+            "select column_name, source_type from ops.source_columns where table_name = ? order by ordinal", [spec.name]
+        ).fetchall()
+    )
+    if not previous:
+        return []
+    current = dict(kept)
+    problems = [f"column {c} ({t}) was dropped" for c, t in previous.items() if c not in current]
+    problems += [
+        f"column {c} changed type from {t} to {current[c]}" for c, t in previous.items() if c in current and current[c] != t
+    ]
+    if problems:
+        raise SchemaDriftError(
+            f"production table {spec.name}: schema drift: {'; '.join(problems)}. The raw table is left as it was; "
+            f"once the models are adapted, accept the new schema with a full reload "
+            f"(delete from ops.source_columns where table_name = '{spec.name}')"
+        )
+    return [(c, t) for c, t in kept if c not in previous]
+
+
+def _select_list(con, spec: TableSpec, kept: list[tuple[str, str]], key: bytes | None) -> list[str]:
+    """The DuckDB projection over the PostgreSQL relation: hashed, JSON typed, stamped."""
     if spec.pseudonymise:
         pii.install_key(con, pii.require_key(key))
-    select = [f"{pii.hmac_sql(quote_ident(c))} as {quote_ident(c)}" if c in spec.pseudonymise else quote_ident(c) for c in kept]
+    select = []
+    for name, source_type in kept:
+        col = quote_ident(name)
+        if name in spec.pseudonymise:
+            select.append(f"{pii.hmac_sql(col)} as {col}")
+        elif source_type in ("json", "jsonb"):
+            select.append(f"cast({col} as json) as {col}")  # arrives as text; keep it usable as JSON
+        else:
+            select.append(col)
     select.append("cast(now() as timestamp) as _loaded_at")
-    return f"select {', '.join(select)} from postgres_query('pg', {quote_literal(pg_query)})"
+    if spec.deletes == "flag":
+        select.append("cast(null as timestamp) as _deleted_at")
+    return select
+
+
+def _pg_query(spec: TableSpec, kept: list[str], schema: str, where: list[str]) -> str:
+    """What PostgreSQL runs: the projection and the filters, so dropped columns never leave it."""
+    sql = f"select {', '.join(quote_ident(c) for c in kept)} from {quote_ident(schema)}.{quote_ident(spec.name)}"
+    conditions = [f"({spec.row_filter})"] if spec.row_filter else []
+    conditions += where
+    return sql + (f" where {' and '.join(conditions)}" if conditions else "")
+
+
+def _key_join(left: str, right: str, keys: tuple[str, ...]) -> str:
+    return " and ".join(f"{left}.{quote_ident(k)} = {right}.{quote_ident(k)}" for k in keys)
+
+
+def _table_exists(con, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select 1 from information_schema.tables where table_catalog = current_database() "
+            "and table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()
+    )
 
 
 def ingest_table(
@@ -113,34 +239,122 @@ def ingest_table(
     extension_dir: Path | None = None,
     source_schema: str = "public",
     target_schema: str = "raw_production",
-) -> int:
-    """Replace raw_production.<table> with a fresh copy; returns the rows loaded."""
+) -> load_log.LoadRecord:
+    """Bring raw_production.<table> up to date with the source; returns what the load did."""
     record = load_log.LoadRecord(run_id=run_id, source=SOURCE, table_name=spec.name, mode=spec.mode)
-    target = f"{quote_ident(target_schema)}.{quote_ident(spec.name)}"
     with connect(warehouse, extensions=["postgres"], extension_dir=extension_dir) as con:
         load_log.ensure(con)
+        con.execute(STATE_DDL)
         con.execute(f"create schema if not exists {quote_ident(target_schema)}")
         try:
             con.execute(f"attach {quote_literal(read_only_dsn(pg_dsn))} as pg (type postgres, read_only)")
-            select = _select_sql(con, spec, _source_columns(con, source_schema, spec.name), source_schema, key)
+            columns = source_columns(con, source_schema, spec.name)
+            _check_declared(spec, [c for c, _ in columns], f"{source_schema}")
+            kept = [(c, t) for c, t in columns if c not in spec.drop]
+            select = _select_list(con, spec, kept, key)
             con.execute("begin transaction")
-            con.execute(f"create or replace table {target} as {select}")
-            _check_primary_key(con, target, spec)
-            record.rows_loaded = con.execute(f"select count(*) from {target}").fetchone()[0]
+            added = schema_drift(con, spec, kept)
+            record.schema_changes = [f"added column {c} ({t})" for c, t in added]
+            watermark = con.execute("select watermark from ops.watermarks where table_name = ?", [spec.name]).fetchone()
+            if spec.mode == "incremental" and watermark and _table_exists(con, target_schema, spec.name):
+                _incremental(con, spec, kept, added, select, source_schema, target_schema, watermark[0], record)
+            else:
+                _full(con, spec, kept, select, source_schema, target_schema, record)
+            _finish(con, spec, kept, target_schema, record)
             load_log.write(con, record, "success")
             con.execute("commit")
         except Exception as exc:
             rollback_quietly(con)
             message = exc.args[0] if isinstance(exc, IngestError) else f"production table {source_schema}.{spec.name}: {exc}"
             message = redact(message)
+            record.schema_changes = []
             load_log.write(con, record, "failed", message)
             # Not chained: the original exception's text may hold the connection string.
-            raise IngestError(message) from None
-    log.info("loaded %s rows into %s.%s", record.rows_loaded, target_schema, spec.name)
-    return record.rows_loaded
+            raise (SchemaDriftError if isinstance(exc, SchemaDriftError) else IngestError)(message) from None
+    log.info(
+        "%s %s.%s: read %s, inserted %s, updated %s, deleted %s, watermark %s -> %s%s",
+        record.mode,
+        target_schema,
+        spec.name,
+        record.rows_read,
+        record.rows_inserted,
+        record.rows_updated,
+        record.rows_deleted,
+        record.watermark_from,
+        record.watermark_to,
+        f"; schema: {'; '.join(record.schema_changes)}" if record.schema_changes else "",
+    )
+    return record
 
 
-def _check_primary_key(con, target: str, spec: TableSpec) -> None:
+def _full(con, spec, kept, select, source_schema, target_schema, record) -> None:
+    """Replace the table: the new copy becomes visible only when the transaction commits."""
+    target = f"{quote_ident(target_schema)}.{quote_ident(spec.name)}"
+    record.mode = "full" if spec.mode == "full" else "incremental (initial full)"
+    pg_sql = _pg_query(spec, [c for c, _ in kept], source_schema, [])
+    con.execute(f"create or replace table {target} as select {', '.join(select)} from {_pg(con, pg_sql)}")
+    record.rows_read = record.rows_inserted = con.execute(f"select count(*) from {target}").fetchone()[0]
+    record.rows_updated = record.rows_deleted = 0
+
+
+def _incremental(con, spec, kept, added, select, source_schema, target_schema, watermark, record) -> None:
+    """Upsert the rows changed since the watermark (minus the overlap), then reconcile deletes."""
+    target = f"{quote_ident(target_schema)}.{quote_ident(spec.name)}"
+    names = [c for c, _ in kept]
+    since = watermark - spec.overlap
+    record.watermark_from = watermark.isoformat()
+    where = [f"{spec.watermark_sql()} > {quote_literal(since.isoformat())}::timestamptz"]
+    con.execute(
+        f"create or replace temp table _zlv_delta as select {', '.join(select)} "
+        f"from {_pg(con, _pg_query(spec, names, source_schema, where))}"
+    )
+    record.rows_read = con.execute("select count(*) from _zlv_delta").fetchone()[0]
+    delta_types = dict(con.execute("select column_name, column_type from (describe _zlv_delta)").fetchall())
+    for column, _ in added:  # new source columns: add them before upserting
+        con.execute(f"alter table {target} add column {quote_ident(column)} {delta_types[column]}")
+    cols = ", ".join(quote_ident(c) for c in names)
+    keys = spec.primary_key
+    # Only rows that really differ are written: the overlap re-reads rows already loaded.
+    con.execute(
+        f"create or replace temp table _zlv_changed as select {cols} from _zlv_delta "
+        f"except select {cols} from {target} t where exists (select 1 from _zlv_delta d where {_key_join('d', 't', keys)})"
+    )
+    record.rows_updated = con.execute(
+        f"select count(*) from _zlv_changed c where exists (select 1 from {target} t where {_key_join('t', 'c', keys)})"
+    ).fetchone()[0]
+    changed = con.execute("select count(*) from _zlv_changed").fetchone()[0]
+    record.rows_inserted = changed - record.rows_updated
+    con.execute(f"delete from {target} t where exists (select 1 from _zlv_changed c where {_key_join('c', 't', keys)})")
+    stamps = "now()::timestamp" + (", null::timestamp" if spec.deletes == "flag" else "")
+    extra = ", _loaded_at" + (", _deleted_at" if spec.deletes == "flag" else "")
+    con.execute(f"insert into {target} ({cols}{extra}) select {cols}, {stamps} from _zlv_changed")
+    record.rows_deleted = _reconcile_deletes(con, spec, source_schema, target)
+    newest = con.execute(f"select max({spec.watermark_sql()}) from _zlv_delta").fetchone()[0]
+    record.watermark_to = max(watermark, newest).isoformat() if newest else watermark.isoformat()
+
+
+def _reconcile_deletes(con, spec, source_schema, target) -> int:
+    """Rows whose key is gone from the source (or left its row filter): deleted or flagged."""
+    if spec.deletes == "ignore":
+        return 0
+    keys = spec.primary_key
+    key_cols = ", ".join(quote_ident(k) for k in keys)
+    con.execute(
+        f"create or replace temp table _zlv_keys as select {key_cols} from {_pg(con, _pg_query(spec, list(keys), source_schema, []))}"
+    )
+    gone = f"not exists (select 1 from _zlv_keys k where {_key_join('k', 't', keys)})"
+    if spec.deletes == "apply":
+        return con.execute(f"delete from {target} t where {gone}").fetchone()[0]
+    flagged = con.execute(
+        f"update {target} t set _deleted_at = now()::timestamp where _deleted_at is null and {gone}"
+    ).fetchone()[0]
+    con.execute(f"update {target} t set _deleted_at = null where _deleted_at is not null and not ({gone})")
+    return flagged
+
+
+def _finish(con, spec, kept, target_schema, record) -> None:
+    """Checks and state that commit with the data: key uniqueness, watermark, schema snapshot."""
+    target = f"{quote_ident(target_schema)}.{quote_ident(spec.name)}"
     cols = ", ".join(quote_ident(c) for c in spec.primary_key)
     dup = con.execute(f"select count(*) from (select {cols} from {target} group by all having count(*) > 1)").fetchone()[0]
     if dup:
@@ -148,3 +362,15 @@ def _check_primary_key(con, target: str, spec: TableSpec) -> None:
             f"production table {spec.name}: {dup} duplicate value(s) of primary key ({', '.join(spec.primary_key)}); "
             "the previous raw table is kept"
         )
+    record.rows_loaded = con.execute(f"select count(*) from {target}").fetchone()[0]
+    if spec.mode == "incremental":
+        if record.watermark_to is None:
+            newest = con.execute(f"select max({spec.watermark_sql()}) from {target}").fetchone()[0]
+            record.watermark_to = newest.isoformat() if newest else None
+        if record.watermark_to is not None:
+            con.execute(
+                "insert or replace into ops.watermarks values (?, ?::timestamptz, now()::timestamp)",
+                [spec.name, record.watermark_to],
+            )
+    con.execute("delete from ops.source_columns where table_name = ?", [spec.name])
+    con.executemany("insert into ops.source_columns values (?, ?, ?, ?)", [(spec.name, i, c, t) for i, (c, t) in enumerate(kept)])

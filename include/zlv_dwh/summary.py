@@ -20,7 +20,8 @@ def collect(paths: Paths) -> dict:
                 from ops.load_log
             )
             select source, table_name, sum(rows_loaded) as rows, count(object_key) as files,
-                   string_agg(distinct status, ',') as status
+                   string_agg(distinct status, ',') as status, any_value(mode) as mode,
+                   sum(rows_inserted) as inserted, sum(rows_updated) as updated, sum(rows_deleted) as deleted
             from latest where rn = 1 group by source, table_name order by source, table_name
             """
         ).fetchall()
@@ -44,8 +45,8 @@ def collect(paths: Paths) -> dict:
 
 def render(figures: dict) -> str:
     lines = ["Rows loaded per source table (last load):"]
-    for source, table, rows, files, status in figures["loads"]:
-        detail = f" from {files} file(s)" if files else ""
+    for source, table, rows, files, status, mode, inserted, updated, deleted in figures["loads"]:
+        detail = f" from {files} file(s)" if files else f", {mode}: +{inserted or 0} ~{updated or 0} -{deleted or 0}"
         lines.append(f"  {source:<11} {table:<20} {rows or 0:>8} rows{detail}  [{status}]")
     lines.append("Marts published, with row counts:")
     lines += [f"  {name:<28} {rows:>8} rows" for name, rows in figures["marts"].items()] or ["  (none)"]

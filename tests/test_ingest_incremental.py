@@ -1,0 +1,248 @@
+"""Incremental loads, deletes, schema drift and type fidelity against a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import os
+import re
+
+import duckdb
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+from conftest import TEST_HASH_KEY
+from zlv_dwh import ingest_postgres as ip
+from zlv_dwh import pii
+from zlv_dwh.demo import services
+
+_names = itertools.count()
+T0 = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def source_db(pg_admin):
+    name = f"zlv_incr_{os.getpid()}"
+    url = services.recreate_database(pg_admin, name)
+    yield url
+    with psycopg.connect(pg_admin, autocommit=True) as con:
+        con.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="module")
+def dsn(source_db):
+    return " ".join(f"{k}={v}" for k, v in psycopg.conninfo.conninfo_to_dict(source_db).items())
+
+
+@pytest.fixture(scope="module")
+def ext(tmp_path_factory):
+    return tmp_path_factory.mktemp("ext")
+
+
+@pytest.fixture
+def table(source_db):
+    """A fresh source table of 100 rows with every type the warehouse must keep."""
+    name = f"accounts_{next(_names)}"
+    with psycopg.connect(source_db, autocommit=True) as con:
+        con.execute(
+            f"create table {name} (id uuid primary key, email text, amount numeric(10, 2), ratio double precision,"
+            " tags text[], payload jsonb, born date, active boolean, big bigint, code char(5),"
+            " created_at timestamptz not null, updated_at timestamptz)"
+        )
+        with con.cursor().copy(f"copy {name} from stdin") as copy:
+            for i in range(100):
+                copy.write_row(
+                    [
+                        f"00000000-0000-4000-8000-{i:012d}",
+                        f"person{i}@exemple.fr",
+                        f"{i * 10}.25",
+                        i / 3,
+                        ["a", f"t{i}"],
+                        Jsonb({"status": i % 6, "nested": {"k": [1, 2]}}),
+                        dt.date(1950, 1, 1) + dt.timedelta(days=i),
+                        i % 2 == 0,
+                        2**40 + i,
+                        f"{67000 + i}",
+                        T0 - dt.timedelta(days=30),
+                        None if i % 10 == 0 else T0 - dt.timedelta(hours=i),
+                    ]
+                )
+    return name
+
+
+def _spec(name, **kw):
+    base = dict(name=name, primary_key=("id",), pseudonymise=("email",))
+    return ip.TableSpec(**{**base, **kw})
+
+
+def _incremental(name, **kw):
+    return _spec(name, mode="incremental", watermark="updated_at", watermark_fallback="created_at", **kw)
+
+
+def _load(spec, dsn, wh, ext, run_id="r"):
+    return ip.ingest_table(
+        spec, pg_dsn=dsn, warehouse=wh, run_id=run_id, key=TEST_HASH_KEY, extension_dir=ext, source_schema="public"
+    )
+
+
+def _pg(source_db, sql, params=None):
+    with psycopg.connect(source_db, autocommit=True) as con:
+        con.execute(sql, params)
+
+
+def test_types_survive_field_by_field(table, source_db, dsn, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    _load(_spec(table), dsn, wh, ext)
+    cols = "id, amount, ratio, tags, payload, born, active, big, code, created_at, updated_at"
+    with psycopg.connect(source_db) as con:
+        source = {r[0]: r for r in con.execute(f"select {cols}, email from {table} order by id limit 25").fetchall()}
+    duck = duckdb.connect(str(wh), read_only=True)
+    copied = {r[0]: r for r in duck.execute(f"select {cols}, email from raw_production.{table} order by id limit 25").fetchall()}
+    assert copied.keys() == source.keys()
+    for key, src in source.items():
+        got = copied[key]
+        assert got[1] == src[1] and str(got[1]) == str(src[1])  # numeric exact, scale kept
+        assert got[2] == src[2] and got[3] == src[3]  # double, text[] as a list
+        assert json.loads(got[4]) == src[4]  # jsonb usable as JSON
+        assert got[5:10] == src[5:10]  # date, boolean, bigint, char, timestamptz (aware, same instant)
+        assert got[10] == src[10]
+        assert got[11] == pii.hmac_sha256_hex(TEST_HASH_KEY, src[11])
+    types = dict(
+        duck.execute(f"select column_name, data_type from information_schema.columns where table_name = '{table}'").fetchall()
+    )
+    assert types["payload"] == "JSON" and types["amount"] == "DECIMAL(10,2)" and types["tags"] == "VARCHAR[]"
+    assert types["created_at"] == "TIMESTAMP WITH TIME ZONE" and types["id"] == "UUID"
+    assert duck.execute(f"select payload->>'$.nested.k[1]' from raw_production.{table} limit 1").fetchone() == ("2",)
+
+
+def test_incremental_upserts_changes_applies_deletes_and_commits_the_watermark(table, source_db, dsn, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    first = _load(_incremental(table), dsn, wh, ext, "r1")
+    assert first.mode == "incremental (initial full)" and first.rows_loaded == 100
+    assert first.watermark_to == (T0 - dt.timedelta(hours=1)).isoformat()
+    now = T0 + dt.timedelta(hours=1)
+    _pg(
+        source_db,
+        f"update {table} set amount = amount + 1, updated_at = %s where id in (select id from {table} order by id limit 3)",
+        [now],
+    )
+    _pg(
+        source_db,
+        f"insert into {table} (id, email, created_at, updated_at) values "
+        "('10000000-0000-4000-8000-000000000001', 'new1@x.fr', %s, %s), ('10000000-0000-4000-8000-000000000002', null, %s, null)",
+        [now, now, now],
+    )
+    _pg(source_db, f"delete from {table} where id = '00000000-0000-4000-8000-000000000050'")
+    second = _load(_incremental(table), dsn, wh, ext, "r2")
+    assert (second.rows_inserted, second.rows_updated, second.rows_deleted) == (2, 3, 1)
+    assert second.rows_loaded == 101 and second.watermark_to == now.isoformat()
+    third = _load(_incremental(table), dsn, wh, ext, "r3")  # nothing changed: the overlap re-reads, writes nothing
+    assert (third.rows_inserted, third.rows_updated, third.rows_deleted) == (0, 0, 0) and third.rows_read >= 5
+    duck = duckdb.connect(str(wh), read_only=True)
+    assert duck.execute(f"select count(*) from raw_production.{table} where amount = 1.25").fetchone() == (1,)  # was 0.25
+    logged = duck.execute(
+        "select run_id, mode, rows_inserted, rows_updated, rows_deleted, watermark_from, watermark_to, status, duration_s "
+        "from ops.load_log order by started_at"
+    ).fetchall()
+    assert [r[0] for r in logged] == ["r1", "r2", "r3"] and {r[7] for r in logged} == {"success"}
+    assert logged[1][5] == first.watermark_to and logged[1][6] == now.isoformat() and logged[1][8] > 0
+
+
+def test_a_late_commit_inside_the_overlap_window_is_caught(table, source_db, dsn, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    first = _load(_incremental(table), dsn, wh, ext)
+    late = dt.datetime.fromisoformat(first.watermark_to) - dt.timedelta(minutes=4)
+    _pg(
+        source_db,
+        f"insert into {table} (id, created_at, updated_at) values ('20000000-0000-4000-8000-000000000001', %s, %s)",
+        [late, late],
+    )
+    assert _load(_incremental(table), dsn, wh, ext).rows_inserted == 1
+
+
+def test_deletes_can_be_flagged_instead_of_applied(table, source_db, dsn, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    _load(_incremental(table, deletes="flag"), dsn, wh, ext)
+    _pg(source_db, f"delete from {table} where id = '00000000-0000-4000-8000-000000000007'")
+    record = _load(_incremental(table, deletes="flag"), dsn, wh, ext)
+    assert record.rows_deleted == 1 and record.rows_loaded == 100
+    duck = duckdb.connect(str(wh), read_only=True)
+    assert duck.execute(f"select id::varchar from raw_production.{table} where _deleted_at is not null").fetchall() == [
+        ("00000000-0000-4000-8000-000000000007",)
+    ]
+
+
+def test_a_failed_incremental_load_keeps_rows_and_watermark(table, source_db, dsn, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    first = _load(_incremental(table), dsn, wh, ext, "r1")
+    # A key duplicated in the source (constraint dropped): the load must fail as a whole.
+    _pg(source_db, f"alter table {table} drop constraint {table}_pkey")
+    later = T0 + dt.timedelta(days=1)
+    _pg(source_db, f"update {table} set updated_at = %s where id = '00000000-0000-4000-8000-000000000001'", [later])
+    _pg(
+        source_db,
+        f"insert into {table} (id, email, created_at, updated_at) values "
+        "('00000000-0000-4000-8000-000000000001', 'twin@x.fr', %s, %s)",
+        [later, later],
+    )
+    with pytest.raises(ip.IngestError, match=f"{table}: 1 duplicate value"):
+        _load(_incremental(table), dsn, wh, ext, "r2")
+    duck = duckdb.connect(str(wh), read_only=True)
+    assert duck.execute(f"select count(*) from raw_production.{table}").fetchone() == (100,)
+    assert (
+        duck.execute("select watermark from ops.watermarks where table_name = ?", [table]).fetchone()[0].isoformat()
+        == first.watermark_to
+    )
+    assert duck.execute("select status from ops.load_log where run_id = 'r2'").fetchone() == ("failed",)
+
+
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+def test_a_new_source_column_is_added_and_reported(table, source_db, dsn, tmp_path, ext, mode):
+    spec = _spec(table) if mode == "full" else _incremental(table)
+    wh = tmp_path / "wh.duckdb"
+    _load(spec, dsn, wh, ext)
+    _pg(source_db, f"alter table {table} add column energy_class text default 'F'")
+    _pg(
+        source_db,
+        f"update {table} set updated_at = %s where id = '00000000-0000-4000-8000-000000000003'",
+        [T0 + dt.timedelta(days=2)],
+    )
+    record = _load(spec, dsn, wh, ext, "drift")
+    assert record.schema_changes == ["added column energy_class (text)"]
+    duck = duckdb.connect(str(wh), read_only=True)
+    assert duck.execute(f"select count(energy_class) from raw_production.{table}").fetchone()[0] >= 1
+    assert duck.execute("select schema_changes from ops.load_log where run_id = 'drift'").fetchone() == (
+        "added column energy_class (text)",
+    )
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ("alter column amount type text", "column amount changed type from numeric(10,2) to text"),
+        ("drop column ratio", "column ratio (double precision) was dropped"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+def test_a_dropped_or_retyped_column_fails_and_keeps_the_raw_table(table, source_db, dsn, tmp_path, ext, change, message, mode):
+    spec = _spec(table) if mode == "full" else _incremental(table)
+    wh = tmp_path / "wh.duckdb"
+    _load(spec, dsn, wh, ext)
+    _pg(source_db, f"alter table {table} {change}")
+    with pytest.raises(ip.SchemaDriftError, match=re.escape(f"production table {table}: schema drift: {message}")):
+        _load(spec, dsn, wh, ext)
+    duck = duckdb.connect(str(wh), read_only=True)
+    types = dict(
+        duck.execute(f"select column_name, data_type from information_schema.columns where table_name = '{table}'").fetchall()
+    )
+    assert types["amount"] == "DECIMAL(10,2)" and "ratio" in types
+    assert duck.execute(f"select count(*) from raw_production.{table}").fetchone() == (100,)
+
+
+def test_declarations_are_validated():
+    with pytest.raises(ValueError, match="needs a watermark"):
+        ip.TableSpec(name="t", primary_key=("id",), mode="incremental")
+    with pytest.raises(ValueError, match="deletes must be one of"):
+        ip.TableSpec(name="t", primary_key=("id",), deletes="sometimes")
