@@ -10,14 +10,22 @@ CONFIG = ingest_postgres.load_config()
 
 DOC = f"""
 ### Production database -> warehouse (`raw_production`)
-Copies, read-only, the production tables declared in `include/config/production_tables.yml`:
-{", ".join(f"`{t}`" for t in CONFIG.tables)}.
-Personal columns are dropped or pseudonymised (keyed hash) before they reach DuckDB.
+Copies, through a read-only session, the tables declared in `include/config/production_tables.yml`
+(one `load_<table>` task each):
 
-**Usually takes** under a minute on demo data. **On failure**: open the failed `load_<table>` task
-log; the error names the table (and column). Connection `{CONFIG.connection_id}` must point at a
-read-only login. The previous copy of a failed table stays in place; re-run the task when fixed.
-Each load is recorded in `ops.load_log`.
+| table | mode | watermark | deletes |
+|---|---|---|---|
+{ingest_postgres.describe_tables(CONFIG)}
+
+Personal columns are dropped or pseudonymised (keyed hash) before they reach DuckDB. Incremental
+tables read only rows changed since the last committed watermark (minus a 10-minute overlap).
+
+**Usually takes** under a minute on demo data, a few minutes on production. **On failure**: open
+the failed `load_<table>` task log; the error names the table (and column). A *schema drift* error
+(a source column dropped or retyped) needs the dbt models adapted, not a retry. Connection
+`{CONFIG.connection_id}` must point at a read-only login. A failed table keeps its previous copy
+and watermark; `ops.load_log` has one row per table per run (rows read / inserted / updated /
+deleted, watermark from -> to, duration, error).
 """
 
 with DAG(

@@ -112,6 +112,16 @@ def load_config(path: Path | None = None) -> ProductionConfig:
     return ProductionConfig(raw["connection_id"], raw["schema"], raw["target_schema"], tables)
 
 
+def describe_tables(config: ProductionConfig) -> str:
+    """Markdown rows (table | mode | watermark | deletes) for the DAG's documentation."""
+    rows = []
+    for spec in config.tables.values():
+        watermark = " / ".join(spec.watermark_columns) if spec.mode == "incremental" else "-"
+        deletes = spec.deletes if spec.mode == "incremental" else "reload"
+        rows.append(f"| `{spec.name}` | {spec.mode} | {watermark} | {deletes} |")
+    return "\n".join(rows)
+
+
 def read_only_dsn(dsn: str) -> str:
     """A libpq keyword DSN whose session refuses writes, whatever the role may do."""
     return f"{dsn} options='-c default_transaction_read_only=on'"
