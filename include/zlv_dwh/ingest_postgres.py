@@ -135,7 +135,7 @@ def redact(text: str) -> str:
     return _PASSWORD.sub(r"\1***", text)
 
 
-def _pg(con, sql: str) -> str:
+def _pg(sql: str) -> str:
     """A relation reading `sql` as PostgreSQL runs it (in the read-only session)."""
     return f"postgres_query('pg', {quote_literal(sql)})"
 
@@ -145,7 +145,6 @@ def source_columns(con, schema: str, table: str) -> list[tuple[str, str]]:
     rows = con.execute(
         "select attname, source_type from "
         + _pg(
-            con,
             "select a.attname::text as attname, format_type(a.atttypid, a.atttypmod) as source_type "
             "from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
             f"where n.nspname = {quote_literal(schema)} and c.relname = {quote_literal(table)} "
@@ -259,7 +258,7 @@ def ingest_table(
         try:
             con.execute(f"attach {quote_literal(read_only_dsn(pg_dsn))} as pg (type postgres, read_only)")
             columns = source_columns(con, source_schema, spec.name)
-            _check_declared(spec, [c for c, _ in columns], f"{source_schema}")
+            _check_declared(spec, [c for c, _ in columns], source_schema)
             kept = [(c, t) for c, t in columns if c not in spec.drop]
             select = _select_list(con, spec, kept, key)
             con.execute("begin transaction")
@@ -302,7 +301,7 @@ def _full(con, spec, kept, select, source_schema, target_schema, record) -> None
     target = f"{quote_ident(target_schema)}.{quote_ident(spec.name)}"
     record.mode = "full" if spec.mode == "full" else "incremental (initial full)"
     pg_sql = _pg_query(spec, [c for c, _ in kept], source_schema, [])
-    con.execute(f"create or replace table {target} as select {', '.join(select)} from {_pg(con, pg_sql)}")
+    con.execute(f"create or replace table {target} as select {', '.join(select)} from {_pg(pg_sql)}")
     record.rows_read = record.rows_inserted = con.execute(f"select count(*) from {target}").fetchone()[0]
     record.rows_updated = record.rows_deleted = 0
 
@@ -316,7 +315,7 @@ def _incremental(con, spec, kept, added, select, source_schema, target_schema, w
     where = [f"{spec.watermark_sql()} > {quote_literal(since.isoformat())}::timestamptz"]
     con.execute(
         f"create or replace temp table _zlv_delta as select {', '.join(select)} "
-        f"from {_pg(con, _pg_query(spec, names, source_schema, where))}"
+        f"from {_pg(_pg_query(spec, names, source_schema, where))}"
     )
     record.rows_read = con.execute("select count(*) from _zlv_delta").fetchone()[0]
     delta_types = dict(con.execute("select column_name, column_type from (describe _zlv_delta)").fetchall())
@@ -350,7 +349,7 @@ def _reconcile_deletes(con, spec, source_schema, target) -> int:
     keys = spec.primary_key
     key_cols = ", ".join(quote_ident(k) for k in keys)
     con.execute(
-        f"create or replace temp table _zlv_keys as select {key_cols} from {_pg(con, _pg_query(spec, list(keys), source_schema, []))}"
+        f"create or replace temp table _zlv_keys as select {key_cols} from {_pg(_pg_query(spec, list(keys), source_schema, []))}"
     )
     gone = f"not exists (select 1 from _zlv_keys k where {_key_join('k', 't', keys)})"
     if spec.deletes == "apply":
