@@ -56,3 +56,8 @@ $(BIN)/.installed: requirements.txt
 
 clean:
 	rm -rf .state include/dbt/target include/dbt/logs
+
+## bench: PostgreSQL -> DuckDB ingestion benchmark (bench/README.md); e.g. make bench BENCH_ARGS="--rows 20000"
+.PHONY: bench
+bench: venv
+	@$(BIN)/python bench/bench_postgres_ingest.py $(BENCH_ARGS)
