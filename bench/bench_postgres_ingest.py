@@ -159,6 +159,9 @@ def child_setup(p: dict) -> dict:
         con.execute(sql.SQL(TABLE_FILL).format(table=table, rows=sql.Literal(int(p["rows"]))))
         con.execute(sql.SQL("alter table {} add primary key (id)").format(table))
         con.execute(sql.SQL("alter table {} add unique (local_id)").format(table))
+        if p["watermark_index"]:
+            # What a source synced incrementally needs (the loader, read-only, cannot create it).
+            con.execute(sql.SQL("create index on {} (updated_at)").format(table))
         # VACUUM (which ANALYZEs too) sets hint bits and the visibility map now, so the first method
         # to read the table does not pay for writing them.
         con.execute(sql.SQL("vacuum (freeze, analyze) {}").format(table))
@@ -580,6 +583,9 @@ def main() -> int:
     parser.add_argument("--pg-dsn", default="host=127.0.0.1 port=5432 user=postgres", help="libpq keyword DSN, without dbname")
     parser.add_argument("--admin-db", default="postgres", help="database to connect to for CREATE/DROP DATABASE")
     parser.add_argument("--methods", default=",".join(ALL_METHODS), help=f"comma-separated subset of {','.join(ALL_METHODS)}")
+    parser.add_argument(
+        "--no-watermark-index", action="store_true", help="no index on updated_at: incremental runs scan the source table"
+    )
     parser.add_argument("--double", action="store_true", help="also run our full load on 2N rows: peak RSS at N and 2N")
     parser.add_argument("--keep", action="store_true", help="keep the database and the working folder (DuckDB files, logs)")
     parser.add_argument("--workdir", type=Path, default=None, help="parent of the working folder (default: system temp)")
@@ -611,6 +617,7 @@ def main() -> int:
         "rows": args.rows,
         "workdir": str(workdir),
         "ext_dir": str(workdir / "duckdb_extensions"),
+        "watermark_index": not args.no_watermark_index,
     }
     runner = Runner(workdir, base, args.timeout, peer_python)
     info = machine_info(runner, peer_python)

@@ -66,6 +66,18 @@ def _config(extension_dir: Path | None) -> dict:
     return config
 
 
+def _bound_memory(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
+    """Keep a writer's memory flat whatever the table size: a fixed memory limit, spilling to a
+    folder beside the warehouse, and no insertion-order bookkeeping (raw tables have no order)."""
+    limit = os.environ.get("ZLV_DUCKDB_MEMORY_LIMIT", "1GB")
+    if not limit.replace(".", "").rstrip("KMGTiBb").isdigit():
+        raise ValueError(f"ZLV_DUCKDB_MEMORY_LIMIT must look like 1GB or 512MB, got {limit!r}")
+    spill = db_path.parent / ".duckdb_tmp"
+    con.execute(f"set memory_limit = '{limit}'")
+    con.execute(f"set temp_directory = {quote_literal(str(spill))}")
+    con.execute("set preserve_insertion_order = false")
+
+
 @contextmanager
 def connect(
     db_path: Path,
@@ -92,6 +104,7 @@ def connect(
         if new_file:
             os.chmod(db_path, 0o600)
         try:
+            _bound_memory(con, db_path)
             _load_extensions(con, extensions)
             yield con
         finally:
