@@ -238,6 +238,14 @@ def _pg_query(spec: TableSpec, kept: list[str], schema: str, where: list[str]) -
     return sql + (f" where {' and '.join(conditions)}" if conditions else "")
 
 
+def _source_relation(spec: TableSpec, columns, source_schema: str) -> str:
+    """The whole (filtered) source table as a DuckDB relation over the given columns."""
+    if spec.row_filter:  # PostgreSQL SQL: PostgreSQL evaluates it
+        return _pg(_pg_query(spec, list(columns), source_schema, []))
+    # The attached table: parallel COPY streams, the column list pushed down to PostgreSQL.
+    return f"pg.{quote_ident(source_schema)}.{quote_ident(spec.name)}"
+
+
 def _key_join(left: str, right: str, keys: tuple[str, ...]) -> str:
     return " and ".join(f"{left}.{quote_ident(k)} = {right}.{quote_ident(k)}" for k in keys)
 
@@ -315,10 +323,7 @@ def _full(con, spec, kept, select, source_schema, target_schema, record) -> None
     """Replace the table: the new copy becomes visible only when the transaction commits."""
     target = f"{quote_ident(target_schema)}.{quote_ident(spec.name)}"
     record.mode = "full" if spec.mode == "full" else "incremental (initial full)"
-    if spec.row_filter:  # PostgreSQL SQL: PostgreSQL evaluates it
-        source = _pg(_pg_query(spec, [c for c, _ in kept], source_schema, []))
-    else:  # the attached table: parallel COPY streams, the column list pushed down to PostgreSQL
-        source = f"pg.{quote_ident(source_schema)}.{quote_ident(spec.name)}"
+    source = _source_relation(spec, [c for c, _ in kept], source_schema)
     con.execute(f"create or replace table {target} as select {', '.join(select)} from {source}")
     record.rows_read = record.rows_inserted = con.execute(f"select count(*) from {target}").fetchone()[0]
     record.rows_updated = record.rows_deleted = 0
@@ -377,9 +382,7 @@ def _reconcile_deletes(con, spec, source_schema, target) -> int:
     if con.execute(f"select n from {_pg(count_sql)}").fetchone()[0] == raw_count:
         return 0
     key_cols = ", ".join(quote_ident(k) for k in keys)
-    con.execute(
-        f"create or replace temp table _zlv_keys as select {key_cols} from {_pg(_pg_query(spec, list(keys), source_schema, []))}"
-    )
+    con.execute(f"create or replace temp table _zlv_keys as select {key_cols} from {_source_relation(spec, keys, source_schema)}")
     gone = f"not exists (select 1 from _zlv_keys k where {_key_join('k', 't', keys)})"
     if spec.deletes == "apply":
         return con.execute(f"delete from {target} t where {gone}").fetchone()[0]
