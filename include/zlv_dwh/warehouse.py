@@ -69,7 +69,7 @@ def _config(extension_dir: Path | None) -> dict:
 def _bound_memory(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
     """Keep a writer's memory flat whatever the table size: a fixed memory limit, spilling to a
     folder beside the warehouse, and no insertion-order bookkeeping (raw tables have no order)."""
-    limit = os.environ.get("ZLV_DUCKDB_MEMORY_LIMIT", "1GB")
+    limit = os.environ.get("ZLV_DUCKDB_MEMORY_LIMIT", "512MB")
     if not limit.replace(".", "").rstrip("KMGTiBb").isdigit():
         raise ValueError(f"ZLV_DUCKDB_MEMORY_LIMIT must look like 1GB or 512MB, got {limit!r}")
     spill = db_path.parent / ".duckdb_tmp"
