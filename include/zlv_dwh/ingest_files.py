@@ -18,7 +18,7 @@ from botocore.config import Config
 
 from zlv_dwh import load_log, pii
 from zlv_dwh.settings import CONFIG_DIR
-from zlv_dwh.warehouse import connect, quote_ident, quote_literal, rollback_quietly
+from zlv_dwh.warehouse import connect, duplicate_keys, quote_ident, quote_literal, rollback_quietly
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,8 @@ class FamilyResult:
         return [o for o in self.objects if o.error]
 
 
-def _s3_client(s3: S3Settings):
+def s3_client(s3: S3Settings):
+    """A boto3 client for S3-compatible storage (Cellar, MinIO, moto): path-style, a few retries."""
     return boto3.client(
         "s3",
         endpoint_url=s3.endpoint_url,
@@ -139,7 +140,7 @@ def _s3_client(s3: S3Settings):
 def list_objects(s3: S3Settings, bucket: str, dataset: DatasetSpec) -> list[tuple[str, int]]:
     """(key, millésime) of every object matching the dataset's key pattern, oldest millésime first."""
     found = []
-    for page in _s3_client(s3).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=dataset.prefix):
+    for page in s3_client(s3).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=dataset.prefix):
         for obj in page.get("Contents", []):
             millesime = dataset.millesime_of(obj["Key"])
             if millesime is not None:
@@ -217,11 +218,7 @@ def load_object(con, ds: DatasetSpec, bucket: str, key: str, millesime: int, run
             f"insert into {target} select {', '.join(select)} "
             f"from read_csv({quote_literal(url)}, {_csv_options(ds)}, columns = {columns_struct})"
         )
-        pk = ", ".join(quote_ident(c) for c in ds.primary_key)
-        dup = con.execute(
-            f"select count(*) from (select {pk} from {target} where millesime = ? group by all having count(*) > 1)",
-            [millesime],
-        ).fetchone()[0]
+        dup = duplicate_keys(con, target, ds.primary_key, where="millesime = ?", params=[millesime])
         if dup:
             raise ContractError(f"file {url}: {dup} duplicate value(s) of key ({', '.join(ds.primary_key)})")
         record.rows_loaded = con.execute(f"select count(*) from {target} where millesime = ?", [millesime]).fetchone()[0]

@@ -20,7 +20,7 @@ import yaml
 
 from zlv_dwh import load_log, pii
 from zlv_dwh.settings import CONFIG_DIR
-from zlv_dwh.warehouse import connect, quote_ident, quote_literal, rollback_quietly
+from zlv_dwh.warehouse import connect, duplicate_keys, quote_ident, quote_literal, rollback_quietly, table_exists
 
 log = logging.getLogger(__name__)
 SOURCE = "production"
@@ -250,16 +250,6 @@ def _key_join(left: str, right: str, keys: tuple[str, ...]) -> str:
     return " and ".join(f"{left}.{quote_ident(k)} = {right}.{quote_ident(k)}" for k in keys)
 
 
-def _table_exists(con, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select 1 from information_schema.tables where table_catalog = current_database() "
-            "and table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()
-    )
-
-
 def ingest_table(
     spec: TableSpec,
     *,
@@ -287,7 +277,7 @@ def ingest_table(
             added = schema_drift(con, spec, kept)
             record.schema_changes = [f"added column {c} ({t})" for c, t in added]
             watermark = con.execute("select watermark from ops.watermarks where table_name = ?", [spec.name]).fetchone()
-            if spec.mode == "incremental" and watermark and _table_exists(con, target_schema, spec.name):
+            if spec.mode == "incremental" and watermark and table_exists(con, target_schema, spec.name):
                 _incremental(con, spec, kept, added, select, source_schema, target_schema, watermark[0], record)
             else:
                 _full(con, spec, kept, select, source_schema, target_schema, record)
@@ -397,11 +387,7 @@ def _finish(con, spec, kept, target_schema, record, check_key: bool) -> None:
     """Checks and state that commit with the data: key uniqueness (unless PostgreSQL enforces it),
     watermark, schema snapshot."""
     target = f"{quote_ident(target_schema)}.{quote_ident(spec.name)}"
-    cols = ", ".join(quote_ident(c) for c in spec.primary_key)
-    dup = (
-        check_key
-        and con.execute(f"select count(*) from (select {cols} from {target} group by all having count(*) > 1)").fetchone()[0]
-    )
+    dup = check_key and duplicate_keys(con, target, spec.primary_key)
     if dup:
         raise IngestError(
             f"production table {spec.name}: {dup} duplicate value(s) of primary key ({', '.join(spec.primary_key)}); "

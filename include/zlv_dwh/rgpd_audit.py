@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from zlv_dwh.pii import PiiPolicy, load_policy
+from zlv_dwh.warehouse import table_exists
 
 log = logging.getLogger(__name__)
 
@@ -186,16 +187,7 @@ def record(con: duckdb.DuckDBPyConnection, report: AuditReport) -> None:
 def verdict_of(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
     row = (
         con.execute("select status from ops.rgpd_audit where run_id = ? and check_name = 'verdict'", [run_id]).fetchone()
-        if _has_report_table(con)
+        if table_exists(con, "ops", "rgpd_audit")
         else None
     )
     return row[0] if row else None
-
-
-def _has_report_table(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(
-        con.execute(
-            "select 1 from information_schema.tables where table_catalog = current_database() "
-            "and table_schema = 'ops' and table_name = 'rgpd_audit'"
-        ).fetchone()
-    )

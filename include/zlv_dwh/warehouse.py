@@ -120,6 +120,25 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether the connection's own database has this table (attached databases aside)."""
+    return bool(
+        con.execute(
+            "select 1 from information_schema.tables where table_catalog = current_database() "
+            "and table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()
+    )
+
+
+def duplicate_keys(con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str], where: str = "", params=()) -> int:
+    """How many key values occur more than once in `table` (quoted), optionally within `where`."""
+    cols = ", ".join(quote_ident(k) for k in keys)
+    condition = f" where {where}" if where else ""
+    sql = f"select count(*) from (select {cols} from {table}{condition} group by all having count(*) > 1)"
+    return con.execute(sql, list(params)).fetchone()[0]
+
+
 def rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
     """Roll back if a transaction is open; the original error is what matters."""
     try:

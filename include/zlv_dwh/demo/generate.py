@@ -15,10 +15,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
 import psycopg
-from botocore.config import Config
 from psycopg.types.json import Jsonb
+
+from zlv_dwh.ingest_files import S3Settings, s3_client
 
 SCHEMA_SQL = Path(__file__).with_name("production_schema.sql")
 MILLESIMES = (2024, 2025)
@@ -477,14 +477,7 @@ def write_production(demo: Demo, db_url: str) -> None:
 
 
 def upload_files(demo: Demo, endpoint_url: str, access_key: str, secret_key: str, bucket: str) -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint_url,
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = s3_client(S3Settings(endpoint_url, access_key, secret_key))
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if bucket not in existing:
         s3.create_bucket(Bucket=bucket)
