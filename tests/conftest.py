@@ -5,6 +5,7 @@ Each test session gets its own database and bucket, so runs never see each other
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -43,22 +44,37 @@ def demo() -> generate.Demo:
     return generate.build(seed=TEST_SEED, scale=TEST_SCALE)
 
 
+@contextmanager
+def scratch_database(admin_url: str, prefix: str):
+    """A fresh database for this test run (dropped afterwards); yields its URL."""
+    name = f"{prefix}_{os.getpid()}"
+    yield services.recreate_database(admin_url, name)
+    with psycopg.connect(admin_url, autocommit=True) as con:
+        con.execute(f'drop database if exists "{name}" with (force)')
+
+
+def keyword_dsn(url: str) -> str:
+    """A database URL as a libpq keyword DSN, as the ingestion receives it."""
+    return " ".join(f"{k}={v}" for k, v in psycopg.conninfo.conninfo_to_dict(url).items())
+
+
+@pytest.fixture(scope="session")
+def ext(tmp_path_factory) -> Path:
+    """One DuckDB extension folder for the session's ingestion tests."""
+    return tmp_path_factory.mktemp("ext")
+
+
 @pytest.fixture(scope="session")
 def production_db(pg_admin, demo):
     """URL of a fresh database holding the demo production tables."""
-    name = f"zlv_test_{os.getpid()}"
-    url = services.recreate_database(pg_admin, name)
-    generate.write_production(demo, url)
-    yield url
-    with psycopg.connect(pg_admin, autocommit=True) as con:
-        con.execute(f'drop database if exists "{name}" with (force)')
+    with scratch_database(pg_admin, "zlv_test") as url:
+        generate.write_production(demo, url)
+        yield url
 
 
 @pytest.fixture(scope="session")
 def production_dsn(production_db) -> str:
-    """The same database as a libpq keyword DSN, as the ingestion receives it."""
-    info = psycopg.conninfo.conninfo_to_dict(production_db)
-    return " ".join(f"{k}={v}" for k, v in info.items())
+    return keyword_dsn(production_db)
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,8 @@
 
 import gzip
 
-import boto3
 import duckdb
 import pytest
-from botocore.config import Config
 
 from conftest import TEST_HASH_KEY
 from zlv_dwh import ingest_files as fi
@@ -15,28 +13,12 @@ from zlv_dwh.demo import generate
 CONFIG = fi.load_config()
 
 
-def _client(s3):
-    return boto3.client(
-        "s3",
-        endpoint_url=s3.endpoint_url,
-        aws_access_key_id=s3.access_key_id,
-        aws_secret_access_key=s3.secret_access_key,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}),
-    )
-
-
-@pytest.fixture(scope="module")
-def ext(tmp_path_factory):
-    return tmp_path_factory.mktemp("ext")
-
-
 def _own_bucket(s3, demo, suffix):
     """A copy of the demo files in a bucket this test may damage."""
     settings, source_bucket = s3
     bucket = source_bucket + suffix
     generate.upload_files(demo, settings.endpoint_url, settings.access_key_id, settings.secret_access_key, bucket)
-    return settings, bucket, _client(settings)
+    return settings, bucket, fi.s3_client(settings)
 
 
 def _ingest(family, s3, bucket, wh, ext, run_id="run-1"):

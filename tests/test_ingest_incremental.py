@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import os
 import re
 
 import duckdb
@@ -13,10 +12,9 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from conftest import TEST_HASH_KEY
+from conftest import TEST_HASH_KEY, keyword_dsn, scratch_database
 from zlv_dwh import ingest_postgres as ip
 from zlv_dwh import pii
-from zlv_dwh.demo import services
 
 _names = itertools.count()
 T0 = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -24,21 +22,13 @@ T0 = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def source_db(pg_admin):
-    name = f"zlv_incr_{os.getpid()}"
-    url = services.recreate_database(pg_admin, name)
-    yield url
-    with psycopg.connect(pg_admin, autocommit=True) as con:
-        con.execute(f'drop database if exists "{name}" with (force)')
+    with scratch_database(pg_admin, "zlv_incr") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def dsn(source_db):
-    return " ".join(f"{k}={v}" for k, v in psycopg.conninfo.conninfo_to_dict(source_db).items())
-
-
-@pytest.fixture(scope="module")
-def ext(tmp_path_factory):
-    return tmp_path_factory.mktemp("ext")
+    return keyword_dsn(source_db)
 
 
 @pytest.fixture

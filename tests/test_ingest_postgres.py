@@ -24,11 +24,6 @@ def wh(tmp_path):
     return tmp_path / "warehouse.duckdb"
 
 
-@pytest.fixture(scope="module")
-def ext(tmp_path_factory):
-    return tmp_path_factory.mktemp("ext")
-
-
 def test_a_write_through_the_loaders_session_is_refused(production_dsn):
     with psycopg.connect(ip.read_only_dsn(production_dsn)) as con:
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
