@@ -203,7 +203,7 @@ def _ingest_result(result) -> dict:
     if isinstance(result, int):
         return {"rows": result}
     out = {"rows": getattr(result, "rows_loaded", None)}
-    for name in ("mode", "rows_read", "rows_inserted", "rows_updated", "rows_deleted"):
+    for name in ("mode", "rows_read", "rows_inserted", "rows_updated", "rows_deleted", "deletes_checked"):
         if hasattr(result, name):
             out[name] = getattr(result, name)
     return out
@@ -252,19 +252,23 @@ def child_ours_incremental(p: dict) -> dict:
 
 
 def child_mutate(p: dict) -> dict:
-    """Touch 1% of the rows (new updated_at, status + 10) and delete a few others, as a day of production does."""
+    """A day of production: `update` touches 1% of the rows (new updated_at, status + 10);
+    `delete` deletes a few others (max(5, N / 20,000))."""
     import psycopg
 
     deletes = max(5, p["rows"] // 20_000)
     started = time.perf_counter()
+    updated = deleted = 0
     with psycopg.connect(p["dsn"], autocommit=True) as con:
         table = p["table"]
-        updated = con.execute(
-            f"update {table} set updated_at = now(), status = status + 10 where local_id::bigint % 100 = 7"
-        ).rowcount
-        deleted = con.execute(
-            f"delete from {table} where id in (select id from {table} where local_id::bigint % 100 = 11 limit {deletes:d})"
-        ).rowcount
+        if p["change"] == "update":
+            updated = con.execute(
+                f"update {table} set updated_at = now(), status = status + 10 where local_id::bigint % 100 = 7"
+            ).rowcount
+        else:
+            deleted = con.execute(
+                f"delete from {table} where id in (select id from {table} where local_id::bigint % 100 = 11 limit {deletes:d})"
+            ).rowcount
         seconds = time.perf_counter() - started
         total, changed = con.execute(f"select count(*), count(*) filter (where status >= 10) from {table}").fetchone()
     return {"seconds": seconds, "updated": updated, "deleted": deleted, "source_rows": total, "source_changed": changed}
@@ -543,26 +547,27 @@ def run_incremental(runner: Runner, workdir: Path, full_s: float | None) -> dict
     steps["initial"] = runner.run("ours_incremental", db=db, step="initial")
     if "error" in steps["initial"]:
         return steps
-    steps["mutate"] = runner.run("mutate")
-    steps["delta"] = runner.run("ours_incremental", db=db, step="delta")
+    steps["mutate_update"] = runner.run("mutate", change="update")
+    steps["changed_1pct"] = runner.run("ours_incremental", db=db, step="changed-1pct")
+    steps["mutate_delete"] = runner.run("mutate", change="delete")
+    steps["deleted"] = runner.run("ours_incremental", db=db, step="deleted")
     steps["nothing_changed"] = runner.run("ours_incremental", db=db, step="nothing-changed")
-    mutation = steps["mutate"]
+    mutation = steps["mutate_delete"]
     print(
-        f"\nincremental (ours, same warehouse; source changes: {mutation.get('updated', '?')} rows updated, "
-        f"{mutation.get('deleted', '?')} deleted, in {_fmt(mutation.get('seconds'), '.2f')} s)"
+        f"\nincremental (ours, same warehouse; source changes: {steps['mutate_update'].get('updated', '?')} rows "
+        f"updated, then {mutation.get('deleted', '?')} deleted)"
     )
     print(
         f"{'run':<18} {'seconds':>8} {'x full load':>11} {'peak RSS MB':>11} {'read':>9} {'inserted':>9} "
         f"{'updated':>8} {'deleted':>8} {'rows in warehouse':>18}  check"
     )
-    for name in ("initial", "delta", "nothing_changed"):
+    for name in ("initial", "changed_1pct", "deleted", "nothing_changed"):
         r = steps[name]
         if "error" in r:
             print(f"{name:<18} FAILED: {r['error'][:100]}")
             continue
-        ok = r.get("warehouse_rows") == mutation.get("source_rows") and r.get("warehouse_changed") == mutation.get(
-            "source_changed"
-        )
+        after = steps["mutate_update"] if name == "changed_1pct" else mutation
+        ok = r.get("warehouse_rows") == after.get("source_rows") and r.get("warehouse_changed") == after.get("source_changed")
         if name == "initial":
             ok = r.get("warehouse_changed") == 0
         ratio = r["seconds"] / full_s if full_s else None
@@ -735,7 +740,7 @@ def print_summary(report: dict) -> None:
     if isinstance(inc, dict) and "skipped" in inc:
         print(f"incremental: {inc['skipped']}")
     elif inc:
-        for name in ("delta", "nothing_changed"):
+        for name in ("changed_1pct", "deleted", "nothing_changed"):
             r = inc.get(name, {})
             if "seconds" in r:
                 print(

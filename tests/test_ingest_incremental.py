@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import json
 import re
+import time
 
 import duckdb
 import psycopg
@@ -125,6 +126,7 @@ def test_incremental_upserts_changes_applies_deletes_and_commits_the_watermark(t
         [now, now, now],
     )
     _pg(source_db, f"delete from {table} where id = '00000000-0000-4000-8000-000000000050'")
+    _deleted_tuples_counted(source_db, table, 1)
     second = _load(_incremental(table), dsn, wh, ext, "r2")
     assert (second.rows_inserted, second.rows_updated, second.rows_deleted) == (2, 3, 1)
     assert second.rows_loaded == 101 and second.watermark_to == now.isoformat()
@@ -156,6 +158,7 @@ def test_deletes_can_be_flagged_instead_of_applied(table, source_db, dsn, tmp_pa
     wh = tmp_path / "wh.duckdb"
     _load(_incremental(table, deletes="flag"), dsn, wh, ext)
     _pg(source_db, f"delete from {table} where id = '00000000-0000-4000-8000-000000000007'")
+    _deleted_tuples_counted(source_db, table, 1)
     record = _load(_incremental(table, deletes="flag"), dsn, wh, ext)
     assert record.rows_deleted == 1 and record.rows_loaded == 100
     duck = duckdb.connect(str(wh), read_only=True)
@@ -236,3 +239,47 @@ def test_declarations_are_validated():
         ip.TableSpec(name="t", primary_key=("id",), mode="incremental")
     with pytest.raises(ValueError, match="deletes must be one of"):
         ip.TableSpec(name="t", primary_key=("id",), deletes="sometimes")
+
+
+def _deleted_tuples_counted(source_db, table, at_least):
+    """PostgreSQL publishes a session's counters shortly after it ends: wait (bounded) until it has."""
+    with psycopg.connect(source_db, autocommit=True) as con:
+        for _ in range(100):
+            n = con.execute(
+                "select coalesce(n_tup_del, 0) from pg_stat_all_tables where relid = %s::regclass", [table]
+            ).fetchone()[0]
+            if n >= at_least:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"PostgreSQL never counted {at_least} deleted tuple(s) of {table}")
+
+
+def test_keys_are_compared_only_when_postgresql_counted_deletes_or_a_truncate(table, source_db, dsn, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    assert _load(_incremental(table), dsn, wh, ext).deletes_checked is None  # initial full copy
+    later = T0 + dt.timedelta(hours=2)
+    _pg(source_db, f"update {table} set updated_at = %s where id = '00000000-0000-4000-8000-000000000003'", [later])
+    updated = _load(_incremental(table), dsn, wh, ext)
+    assert (updated.rows_updated, updated.deletes_checked, updated.rows_deleted) == (1, False, 0)
+
+    _pg(source_db, f"delete from {table} where id = '00000000-0000-4000-8000-000000000004'")
+    _deleted_tuples_counted(source_db, table, 1)
+    deleted = _load(_incremental(table), dsn, wh, ext)
+    assert (deleted.deletes_checked, deleted.rows_deleted, deleted.rows_loaded) == (True, 1, 99)
+    assert _load(_incremental(table), dsn, wh, ext).deletes_checked is False
+
+    # TRUNCATE counts no deleted tuple but gives the table a new file: keys are compared.
+    with psycopg.connect(source_db) as con:
+        con.execute(f"create temp table keep as select * from {table} where id <> '00000000-0000-4000-8000-000000000005'")
+        con.execute(f"truncate {table}")
+        con.execute(f"insert into {table} select * from keep")
+    reloaded = _load(_incremental(table), dsn, wh, ext)
+    assert (reloaded.deletes_checked, reloaded.rows_deleted, reloaded.rows_loaded) == (True, 1, 98)
+    duck = duckdb.connect(str(wh), read_only=True)
+    assert duck.execute("select list(deletes_checked order by started_at) from ops.load_log").fetchone()[0] == [
+        None,
+        False,
+        True,
+        False,
+        True,
+    ]

@@ -33,6 +33,7 @@ create table if not exists ops.watermarks (
     watermark timestamptz not null,
     updated_at timestamp not null
 );
+alter table ops.watermarks add column if not exists delete_signature varchar;
 create table if not exists ops.source_columns (
     table_name varchar not null,
     ordinal integer not null,
@@ -77,8 +78,8 @@ class TableSpec:
     def watermark_columns(self) -> tuple[str, ...]:
         return tuple(c for c in (self.watermark, self.watermark_fallback) if c)
 
-    def watermark_sql(self) -> str:
-        cols = [quote_ident(c) for c in self.watermark_columns]
+    def watermark_sql(self, alias: str | None = None) -> str:
+        cols = [(f"{alias}." if alias else "") + quote_ident(c) for c in self.watermark_columns]
         return cols[0] if len(cols) == 1 else f"coalesce({', '.join(cols)})"
 
 
@@ -168,6 +169,26 @@ def source_enforces_key(con, schema: str, table: str, keys: tuple[str, ...]) -> 
         f"where a.attrelid = c.oid and a.attnum = any(i.indkey)) = {wanted}"
     )
     return con.execute(f"select n from {_pg(sql)}").fetchone()[0] > 0
+
+
+def delete_signature(con, schema: str, table: str) -> str | None:
+    """PostgreSQL's own evidence that rows may have left the table since the last load.
+
+    The cumulative deleted-tuple counters of the table (and of each partition), with each storage
+    file id (TRUNCATE gives a new one, without counting deletes), the server's start time and the
+    database's statistics reset time (both reset the counters). Equal signatures mean no row was
+    deleted in between, so the costly key comparison is skipped. A delete whose counter is not yet
+    flushed is only seen one run later: it is delayed, never lost. None when the counters are
+    switched off (`track_counts`): then keys are always compared."""
+    relation = f"{quote_literal(quote_ident(schema) + '.' + quote_ident(table))}::regclass"
+    sql = (
+        "select case when current_setting('track_counts') = 'on' then concat_ws('|', pg_postmaster_start_time(), "
+        "(select stats_reset from pg_stat_database where datname = current_database()), "
+        "(select string_agg(c.oid || ':' || c.relfilenode || ':' || coalesce(s.n_tup_del, 0), ',' order by c.oid) "
+        "from pg_class c left join pg_stat_all_tables s on s.relid = c.oid "
+        f"where c.oid = {relation} or c.oid in (select relid from pg_partition_tree({relation})))) end as signature"
+    )
+    return con.execute(f"select signature from {_pg(sql)}").fetchone()[0]
 
 
 def _check_declared(spec: TableSpec, columns: list[str], schema: str) -> None:
@@ -273,16 +294,25 @@ def ingest_table(
             _check_declared(spec, [c for c, _ in columns], source_schema)
             kept = [(c, t) for c, t in columns if c not in spec.drop]
             select = _select_list(con, spec, kept, key)
+            # Read before any row: a delete during this load changes it and is caught next run.
+            signature = delete_signature(con, source_schema, spec.name) if spec.mode == "incremental" else None
             con.execute("begin transaction")
             added = schema_drift(con, spec, kept)
             record.schema_changes = [f"added column {c} ({t})" for c, t in added]
-            watermark = con.execute("select watermark from ops.watermarks where table_name = ?", [spec.name]).fetchone()
-            if spec.mode == "incremental" and watermark and table_exists(con, target_schema, spec.name):
-                _incremental(con, spec, kept, added, select, source_schema, target_schema, watermark[0], record)
+            state = con.execute(
+                "select watermark, delete_signature from ops.watermarks where table_name = ?", [spec.name]
+            ).fetchone()
+            if spec.mode == "incremental" and state and table_exists(con, target_schema, spec.name):
+                _incremental(con, spec, kept, added, select, source_schema, target_schema, state[0], record)
+                record.deletes_checked = spec.deletes != "ignore" and (
+                    spec.row_filter is not None or signature is None or signature != state[1]
+                )
+                if record.deletes_checked:
+                    record.rows_deleted = _reconcile_deletes(con, spec, source_schema, target_schema)
             else:
                 _full(con, spec, kept, select, source_schema, target_schema, record)
             key_enforced = source_enforces_key(con, source_schema, spec.name, spec.primary_key)
-            _finish(con, spec, kept, target_schema, record, check_key=not key_enforced)
+            _finish(con, spec, kept, target_schema, record, check_key=not key_enforced, signature=signature)
             load_log.write(con, record, "success")
             con.execute("commit")
         except Exception as exc:
@@ -294,7 +324,7 @@ def ingest_table(
             # Not chained: the original exception's text may hold the connection string.
             raise (SchemaDriftError if isinstance(exc, SchemaDriftError) else IngestError)(message) from None
     log.info(
-        "%s %s.%s: read %s, inserted %s, updated %s, deleted %s, watermark %s -> %s%s",
+        "%s %s.%s: read %s, inserted %s, updated %s, deleted %s (%s), watermark %s -> %s%s",
         record.mode,
         target_schema,
         spec.name,
@@ -302,11 +332,20 @@ def ingest_table(
         record.rows_inserted,
         record.rows_updated,
         record.rows_deleted,
+        _delete_note(spec, record),
         record.watermark_from,
         record.watermark_to,
         f"; schema: {'; '.join(record.schema_changes)}" if record.schema_changes else "",
     )
     return record
+
+
+def _delete_note(spec: TableSpec, record: load_log.LoadRecord) -> str:
+    if record.deletes_checked is None:
+        return "full copy"
+    if spec.deletes == "ignore":
+        return "deletes ignored as declared"
+    return "source keys compared" if record.deletes_checked else "keys not compared: PostgreSQL counted no delete"
 
 
 def _full(con, spec, kept, select, source_schema, target_schema, record) -> None:
@@ -320,28 +359,32 @@ def _full(con, spec, kept, select, source_schema, target_schema, record) -> None
 
 
 def _incremental(con, spec, kept, added, select, source_schema, target_schema, watermark, record) -> None:
-    """Upsert the rows changed since the watermark (minus the overlap), then reconcile deletes."""
+    """Upsert the rows changed since the watermark (minus the overlap)."""
     target = f"{quote_ident(target_schema)}.{quote_ident(spec.name)}"
     names = [c for c, _ in kept]
     since = watermark - spec.overlap
     record.watermark_from = watermark.isoformat()
-    where = [f"{spec.watermark_sql()} > {quote_literal(since.isoformat())}::timestamptz"]
+    stamp = spec.watermark_sql()
+    where = [f"{stamp} > {quote_literal(since.isoformat())}::timestamptz"]
     con.execute(
         f"create or replace temp table _zlv_delta as select {', '.join(select)} "
         f"from {_pg(_pg_query(spec, names, source_schema, where))}"
     )
     record.rows_read = con.execute("select count(*) from _zlv_delta").fetchone()[0]
+    record.rows_deleted = 0
     delta_types = dict(con.execute("select column_name, column_type from (describe _zlv_delta)").fetchall())
     for column, _ in added:  # new source columns: add them before upserting
         con.execute(f"alter table {target} add column {quote_ident(column)} {delta_types[column]}")
     cols = ", ".join(quote_ident(c) for c in names)
     keys = spec.primary_key
-    # Only rows that really differ are written: the overlap re-reads rows already loaded. The
-    # matching raw rows are found by key first, then fetched by rowid: no wide scan of the table.
-    matches = f"select t.rowid from {target} t semi join _zlv_delta d on {_key_join('d', 't', keys)}"
+    # The overlap re-reads rows already loaded: a row whose key and watermark are already in the raw
+    # table is the same version and is not rewritten. Only the key and watermark columns of the raw
+    # rows inside the window are read, not the whole table.
+    window = f"{spec.watermark_sql('t')} > {quote_literal(since.isoformat())}::timestamptz"
     con.execute(
-        f"create or replace temp table _zlv_changed as select {cols} from _zlv_delta "
-        f"except select {cols} from {target} where rowid in ({matches})"
+        f"create or replace temp table _zlv_changed as select {cols} from _zlv_delta d where not exists "
+        f"(select 1 from {target} t where {window} and {_key_join('t', 'd', keys)} "
+        f"and {spec.watermark_sql('t')} is not distinct from {spec.watermark_sql('d')})"
     )
     record.rows_updated = con.execute(
         f"select count(*) from _zlv_changed c where exists (select 1 from {target} t where {_key_join('t', 'c', keys)})"
@@ -352,25 +395,17 @@ def _incremental(con, spec, kept, added, select, source_schema, target_schema, w
     stamps = "now()::timestamp" + (", null::timestamp" if spec.deletes == "flag" else "")
     extra = ", _loaded_at" + (", _deleted_at" if spec.deletes == "flag" else "")
     con.execute(f"insert into {target} ({cols}{extra}) select {cols}, {stamps} from _zlv_changed")
-    record.rows_deleted = _reconcile_deletes(con, spec, source_schema, target)
-    newest = con.execute(f"select max({spec.watermark_sql()}) from _zlv_delta").fetchone()[0]
+    newest = con.execute(f"select max({stamp}) from _zlv_delta").fetchone()[0]
     record.watermark_to = max(watermark, newest).isoformat() if newest else watermark.isoformat()
 
 
-def _reconcile_deletes(con, spec, source_schema, target) -> int:
+def _reconcile_deletes(con, spec, source_schema, target_schema) -> int:
     """Rows whose key is gone from the source (or left its row filter): deleted or flagged.
 
-    After the upsert the raw table holds every source key (the watermark brings every new row),
-    so it can only hold more rows than the source, one per deleted key. Counting both sides is
-    cheap; the keys are downloaded and compared only when the counts differ."""
-    if spec.deletes == "ignore":
-        return 0
+    Runs only when PostgreSQL's counters say rows may have been deleted (see delete_signature):
+    the source keys are then downloaded (the key column alone, a parallel COPY) and compared."""
+    target = f"{quote_ident(target_schema)}.{quote_ident(spec.name)}"
     keys = spec.primary_key
-    live = " where _deleted_at is null" if spec.deletes == "flag" else ""
-    raw_count = con.execute(f"select count(*) from {target}{live}").fetchone()[0]
-    count_sql = f"select count(*) as n from ({_pg_query(spec, [keys[0]], source_schema, [])}) s"
-    if con.execute(f"select n from {_pg(count_sql)}").fetchone()[0] == raw_count:
-        return 0
     key_cols = ", ".join(quote_ident(k) for k in keys)
     con.execute(f"create or replace temp table _zlv_keys as select {key_cols} from {_source_relation(spec, keys, source_schema)}")
     gone = f"not exists (select 1 from _zlv_keys k where {_key_join('k', 't', keys)})"
@@ -383,7 +418,7 @@ def _reconcile_deletes(con, spec, source_schema, target) -> int:
     return flagged
 
 
-def _finish(con, spec, kept, target_schema, record, check_key: bool) -> None:
+def _finish(con, spec, kept, target_schema, record, check_key: bool, signature: str | None) -> None:
     """Checks and state that commit with the data: key uniqueness (unless PostgreSQL enforces it),
     watermark, schema snapshot."""
     target = f"{quote_ident(target_schema)}.{quote_ident(spec.name)}"
@@ -400,8 +435,9 @@ def _finish(con, spec, kept, target_schema, record, check_key: bool) -> None:
             record.watermark_to = newest.isoformat() if newest else None
         if record.watermark_to is not None:
             con.execute(
-                "insert or replace into ops.watermarks values (?, ?::timestamptz, now()::timestamp)",
-                [spec.name, record.watermark_to],
+                "insert or replace into ops.watermarks (table_name, watermark, updated_at, delete_signature) "
+                "values (?, ?::timestamptz, now()::timestamp, ?)",
+                [spec.name, record.watermark_to, signature],
             )
     con.execute("delete from ops.source_columns where table_name = ?", [spec.name])
     con.executemany("insert into ops.source_columns values (?, ?, ?, ?)", [(spec.name, i, c, t) for i, (c, t) in enumerate(kept)])

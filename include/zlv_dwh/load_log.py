@@ -27,6 +27,7 @@ _COLUMNS = {
     "watermark_to": "varchar",
     "duration_s": "double",
     "schema_changes": "varchar",
+    "deletes_checked": "boolean",
 }
 
 
@@ -51,6 +52,7 @@ class LoadRecord:
     watermark_from: str | None = None
     watermark_to: str | None = None
     schema_changes: list[str] = field(default_factory=list)
+    deletes_checked: bool | None = None  # source keys compared (incremental loads only)
     started_at: dt.datetime = field(default_factory=_now)
     status: str = "running"
     error: str | None = None
