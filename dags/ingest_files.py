@@ -1,6 +1,6 @@
 """ZLV: load the national files (LOCOMVAC, FF) from S3 into the warehouse, one DAG per family."""
 
-from airflow.sdk import DAG, Asset, task
+from airflow.sdk import DAG, Asset, get_current_context, task
 
 from zlv_dwh import airflow_tasks, ingest_files
 from zlv_dwh.dag_defaults import DEFAULT_ARGS, RAW_ASSETS, START_DATE
@@ -14,12 +14,17 @@ for family in CONFIG.families.values():
 {family.description}
 
 Reads `s3://{CONFIG.bucket}/` (connection `{CONFIG.connection_id}`):
-{"".join(f"{chr(10)}- `{ds.key_pattern}` -> `raw_{family.name}.{ds.name}`" for ds in family.datasets)}
+{"".join(f"{chr(10)}- `{ds.key_pattern}` ({ds.format}, {ds.encoding}, {ds.compression}) -> `raw_{family.name}.{ds.name}`" for ds in family.datasets)}
 
-Each object is one millésime; its rows replace that millésime only, in one transaction.
-**On failure**: the task log and `ops.load_log` name the file and the column that broke the
-contract (`include/config/file_families.yml`); the other files of the run are loaded. Fix or
-replace the file, then clear the task.
+`list_objects` lists the objects; `load_object` runs once per object (the map index shows its key):
+an object whose ETag is already in `ops.file_manifest` is skipped, a new or replaced one replaces the
+rows it feeds in one transaction. `finish` marks objects gone from storage and reports the run.
+
+**On failure**: a file that breaks its contract (columns, types, encoding, truncated gzip, too many
+malformed lines, duplicate keys) is *quarantined*: `finish` fails and names the file, the column, what
+was expected and what was found (also in `ops.file_manifest.reason` and `ops.load_log`); the other
+files are loaded. Fix or replace the file in the bucket, then trigger this DAG again. A failed
+`load_object` (storage unreachable) is retried on its own.
 """
     with DAG(
         dag_id=f"zlv_ingest_{family.name}",
@@ -33,9 +38,22 @@ replace the file, then clear the task.
         tags=["zlv", "ingest", family.name],
     ):
 
-        @task(pool=DUCKDB_POOL, task_id=f"load_{family.name}", outlets=[Asset(RAW_ASSETS[family.name])])
-        def load_family(family_name: str, **context) -> dict:
-            """Load every millésime file of the family; a bad file is reported, not half-loaded."""
-            return airflow_tasks.ingest_file_family(family_name, context["run_id"])
+        @task(task_id="list_objects")
+        def list_objects(family_name: str) -> list[dict]:
+            """The family's objects in the bucket (no warehouse access)."""
+            return airflow_tasks.list_file_objects(family_name)
 
-        load_family(family.name)
+        @task(task_id="load_object", pool=DUCKDB_POOL, map_index_template="{{ object_key }}")
+        def load_object(ref: dict) -> dict:
+            """Load one object unless its ETag is already loaded; quarantine it if it breaks the contract."""
+            context = get_current_context()
+            context["object_key"] = ref["key"]
+            return airflow_tasks.load_file_object(ref, context["run_id"])
+
+        @task(task_id="finish", pool=DUCKDB_POOL, retries=0, trigger_rule="none_failed", outlets=[Asset(RAW_ASSETS[family.name])])
+        def finish(family_name: str, refs: list[dict], outcomes: list[dict]) -> str:
+            """Report loaded / unchanged / quarantined / vanished objects; fail on a quarantine."""
+            return airflow_tasks.finish_file_family(family_name, refs, list(outcomes), get_current_context()["run_id"])
+
+        listed = list_objects(family.name)
+        finish(family.name, listed, load_object.expand(ref=listed))

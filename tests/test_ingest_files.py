@@ -1,6 +1,8 @@
 """LOCOMVAC / FF ingestion against a real S3 HTTP server (moto) and real DuckDB files."""
 
+import dataclasses
 import gzip
+import itertools
 
 import duckdb
 import pytest
@@ -11,97 +13,304 @@ from zlv_dwh import pii
 from zlv_dwh.demo import generate
 
 CONFIG = fi.load_config()
+LOVAC_2025 = "lake/cerema/lovac/2025/raw.csv"
+FF_2024 = "lake/cerema/ff/2024/raw.csv.gz"
+OWNERS_2024 = "lake/cerema/ff/2024/owners.csv.gz"
+_buckets = itertools.count()
 
 
-def _own_bucket(s3, demo, suffix):
-    """A copy of the demo files in a bucket this test may damage."""
+@pytest.fixture
+def bucket(s3, demo):
+    """A copy of the demo files in a bucket this test may change."""
     settings, source_bucket = s3
-    bucket = source_bucket + suffix
-    generate.upload_files(demo, settings.endpoint_url, settings.access_key_id, settings.secret_access_key, bucket)
-    return settings, bucket, fi.s3_client(settings)
+    name = f"{source_bucket}-{next(_buckets)}"
+    generate.upload_files(demo, settings.endpoint_url, settings.access_key_id, settings.secret_access_key, name)
+    return name
+
+
+@pytest.fixture
+def client(s3):
+    return fi.s3_client(s3[0])
 
 
 def _ingest(family, s3, bucket, wh, ext, run_id="run-1"):
-    return fi.ingest_family(
-        CONFIG.families[family], s3=s3, bucket=bucket, warehouse=wh, run_id=run_id, hash_key=TEST_HASH_KEY, extension_dir=ext
-    )
+    spec = family if isinstance(family, fi.FamilySpec) else CONFIG.families[family]
+    return fi.ingest_family(spec, s3=s3, bucket=bucket, warehouse=wh, run_id=run_id, hash_key=TEST_HASH_KEY, extension_dir=ext)
+
+
+def _q(wh, sql, params=None):
+    with duckdb.connect(str(wh), read_only=True) as con:
+        return con.execute(sql, params).fetchall()
+
+
+def _statuses(report):
+    return {o.key: o.status for o in report.outcomes}
+
+
+def _gz_lines(demo, key):
+    return gzip.decompress(demo.files[key]).decode().splitlines()
+
+
+def _put_lines(client, bucket, key, lines, encoding="utf-8"):
+    client.put_object(Bucket=bucket, Key=key, Body=gzip.compress(("\n".join(lines) + "\n").encode(encoding)))
 
 
 def test_both_families_load_every_millesime(s3, demo, tmp_path, ext):
     settings, bucket = s3
     wh = tmp_path / "wh.duckdb"
     _ingest("locomvac", settings, bucket, wh, ext)
-    _ingest("ff", settings, bucket, wh, ext)
-    con = duckdb.connect(str(wh), read_only=True)
+    report = _ingest("ff", settings, bucket, wh, ext)
     expected = generate.file_row_counts(demo)
-    assert con.execute("select count(*) from raw_locomvac.lovac").fetchone()[0] == expected["lovac"]
-    assert con.execute("select count(*) from raw_ff.ff_housing").fetchone()[0] == expected["ff_housing"]
-    assert con.execute("select count(*) from raw_ff.ff_owners").fetchone()[0] == expected["ff_owners"]
-    assert sorted(r[0] for r in con.execute("select distinct millesime from raw_locomvac.lovac").fetchall()) == list(
-        generate.MILLESIMES
-    )
+    for table, dataset in (
+        ("raw_locomvac.lovac", "lovac"),
+        ("raw_ff.ff_housing", "ff_housing"),
+        ("raw_ff.ff_owners", "ff_owners"),
+    ):
+        assert _q(wh, f"select count(*) from {table}") == [(expected[dataset],)]
+    assert [r[0] for r in _q(wh, "select distinct millesime from raw_locomvac.lovac order by 1")] == list(generate.MILLESIMES)
+    assert set(_statuses(report).values()) == {"loaded"} and "rows loaded" in report.summary()
+    manifest = _q(wh, "select object_key, status, rows_loaded, size_bytes > 0, length(etag) from ops.file_manifest order by 1")
+    assert [m[1] for m in manifest] == ["loaded"] * len(demo.files) and all(m[3] and m[4] == 32 for m in manifest)
 
 
-def test_owner_columns_are_dropped_or_hashed(s3, demo, tmp_path, ext):
+def test_pseudonymised_and_dropped_columns_never_appear_in_clear(s3, demo, tmp_path, ext):
     settings, bucket = s3
     wh = tmp_path / "wh.duckdb"
     _ingest("locomvac", settings, bucket, wh, ext)
-    con = duckdb.connect(str(wh), read_only=True)
-    columns = {r[0] for r in con.execute("describe raw_locomvac.lovac").fetchall()}
-    assert not columns & {"ff_ddenom_1", "ff_jdatnss_1", "proprietaire", "adresse1"}
-    owner = demo.tables["owners"][0]
-    hashed = pii.hmac_sha256_hex(TEST_HASH_KEY, owner["idpersonne"])
-    clear = con.execute("select count(*) from raw_locomvac.lovac where ff_idpersonne_1 = ?", [owner["idpersonne"]]).fetchone()[0]
-    assert clear == 0
-    assert con.execute("select count(*) from raw_locomvac.lovac where length(ff_idpersonne_1) <> 64").fetchone()[0] == 0
-    assert isinstance(hashed, str)
-
-
-def test_rerun_replaces_millesimes_without_duplicating(s3, tmp_path, ext):
-    settings, bucket = s3
-    wh = tmp_path / "wh.duckdb"
-    _ingest("ff", settings, bucket, wh, ext, "a")
-    before = duckdb.connect(str(wh), read_only=True).execute("select count(*) from raw_ff.ff_housing").fetchone()[0]
-    _ingest("ff", settings, bucket, wh, ext, "b")
-    after = duckdb.connect(str(wh), read_only=True).execute("select count(*) from raw_ff.ff_housing").fetchone()[0]
-    assert before == after > 0
-
-
-def test_a_file_breaking_the_contract_is_refused_and_others_still_load(s3, demo, tmp_path, ext):
-    settings, bucket, client = _own_bucket(s3, demo, "-bad")
-    wh = tmp_path / "wh.duckdb"
-    _ingest("locomvac", settings, bucket, wh, ext, "good")
-    good_2025 = (
-        duckdb.connect(str(wh), read_only=True)
-        .execute("select count(*) from raw_locomvac.lovac where millesime = 2025")
-        .fetchone()[0]
+    _ingest("ff", settings, bucket, wh, ext)
+    columns = {r[0] for r in _q(wh, "select column_name from information_schema.columns where table_schema like 'raw_%'")}
+    assert not columns & {"ff_ddenom_1", "ff_jdatnss_1", "proprietaire", "adresse1", "ddenom", "dlign3", "jdatnss"}
+    clear_ids = sorted({o["idpersonne"] for o in demo.tables["owners"]})
+    varchar_columns = _q(
+        wh,
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_schema in ('raw_locomvac', 'raw_ff') and data_type = 'VARCHAR'",
     )
-    # 2025 loses a column: refused, naming the file and the column; 2024 still loads.
-    text = demo.files["lake/cerema/lovac/2025/raw.csv"].decode("latin-1").replace(";vlcad;", ";vlcad_euros;", 1)
-    client.put_object(Bucket=bucket, Key="lake/cerema/lovac/2025/raw.csv", Body=text.encode("latin-1"))
-    with pytest.raises(
-        fi.FileIngestError, match=r"lovac/2025/raw.csv.*missing column\(s\) \['vlcad'\], unexpected column\(s\) \['vlcad_euros'\]"
-    ):
-        _ingest("locomvac", settings, bucket, wh, ext, "bad")
-    con = duckdb.connect(str(wh), read_only=True)
-    assert con.execute("select count(*) from raw_locomvac.lovac where millesime = 2025").fetchone()[0] == good_2025
-    statuses = dict(con.execute("select object_key, status from ops.load_log where run_id = 'bad'").fetchall())
-    assert statuses == {"lake/cerema/lovac/2024/raw.csv": "success", "lake/cerema/lovac/2025/raw.csv": "failed"}
+    for schema, table, column in varchar_columns:  # no owner id in clear anywhere
+        hits = _q(wh, f'select count(*) from {schema}.{table} where "{column}" in (select unnest(?::varchar[]))', [clear_ids])
+        assert hits == [(0,)], f"{schema}.{table}.{column}"
+    hashed = {pii.hmac_sha256_hex(TEST_HASH_KEY, i) for i in clear_ids}
+    stored = {r[0] for r in _q(wh, "select idpersonne from raw_ff.ff_owners")}
+    assert stored and stored <= hashed
 
 
-def test_a_bad_value_names_the_file_and_keeps_the_previous_rows(s3, demo, tmp_path, ext):
-    settings, bucket, client = _own_bucket(s3, demo, "-badvalue")
+def test_a_rerun_loads_nothing_and_a_replaced_object_reloads_only_its_rows(s3, bucket, client, demo, tmp_path, ext):
+    settings = s3[0]
     wh = tmp_path / "wh.duckdb"
-    _ingest("ff", settings, bucket, wh, ext, "good")
-    before = duckdb.connect(str(wh), read_only=True).execute("select count(*) from raw_ff.ff_housing").fetchone()[0]
-    lines = gzip.decompress(demo.files["lake/cerema/ff/2024/raw.csv.gz"]).decode().splitlines()
+    _ingest("ff", settings, bucket, wh, ext, "first")
+    stamps = dict(_q(wh, "select _source_key, max(_loaded_at) from raw_ff.ff_housing group by 1"))
+    again = _ingest("ff", settings, bucket, wh, ext, "again")
+    assert set(_statuses(again).values()) == {"unchanged"}
+    assert _q(wh, "select count(*) from ops.load_log where run_id = 'again'") == [(0,)]
+
+    lines = _gz_lines(demo, FF_2024)
+    _put_lines(client, bucket, FF_2024, lines[:-10])  # a new delivery of 2024: ten dwellings fewer
+    replaced = _ingest("ff", settings, bucket, wh, ext, "replaced")
+    assert {k: s for k, s in _statuses(replaced).items() if s != "unchanged"} == {FF_2024: "loaded"}
+    counts = dict(_q(wh, "select _source_key, count(*) from raw_ff.ff_housing group by 1"))
+    assert counts[FF_2024] == len(lines) - 11  # header excluded
+    after = dict(_q(wh, "select _source_key, max(_loaded_at) from raw_ff.ff_housing group by 1"))
+    assert after[FF_2024] > stamps[FF_2024] and all(after[k] == v for k, v in stamps.items() if k != FF_2024)
+
+
+def test_a_new_millesime_loads_alone_and_a_vanished_object_is_reported_with_its_rows_kept(
+    s3, bucket, client, demo, tmp_path, ext
+):
+    settings = s3[0]
+    wh = tmp_path / "wh.duckdb"
+    _ingest("locomvac", settings, bucket, wh, ext, "first")
+    client.put_object(Bucket=bucket, Key="lake/cerema/lovac/2026/raw.csv", Body=demo.files[LOVAC_2025])
+    client.delete_object(Bucket=bucket, Key="lake/cerema/lovac/2024/raw.csv")
+    report = _ingest("locomvac", settings, bucket, wh, ext, "second")
+    assert _statuses(report) == {LOVAC_2025: "unchanged", "lake/cerema/lovac/2026/raw.csv": "loaded"}
+    assert report.vanished == ["lake/cerema/lovac/2024/raw.csv"] and "no longer in storage" in report.summary()
+    assert [r[0] for r in _q(wh, "select distinct millesime from raw_locomvac.lovac order by 1")] == [2024, 2025, 2026]
+    assert _q(wh, "select status from ops.file_manifest where object_key like '%2024%'") == [("missing",)]
+
+
+def _quarantined(s3, bucket, wh, ext, family, key, match):
+    """The family run fails naming the file; the file is quarantined, the rest of the family loads."""
+    with pytest.raises(fi.ContractError, match=match):
+        _ingest(family, s3[0], bucket, wh, ext, "bad")
+    assert _q(wh, "select status from ops.file_manifest where object_key = ?", [key]) == [("quarantined",)]
+    assert _q(wh, "select status from ops.load_log where run_id = 'bad' and object_key = ?", [key]) == [("quarantined",)]
+    others = _q(wh, "select distinct status from ops.file_manifest where object_key <> ?", [key])
+    assert others == [("loaded",)]
+    assert not (wh.parent / ".downloads").exists()  # temporary files removed
+
+
+def test_a_renamed_column_is_quarantined_and_the_previous_rows_are_kept(s3, bucket, client, demo, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    _ingest("locomvac", s3[0], bucket, wh, ext, "good")
+    before = _q(wh, "select count(*), max(_loaded_at) from raw_locomvac.lovac where millesime = 2025")
+    text = demo.files[LOVAC_2025].decode("latin-1").replace(";vlcad;", ";vlcad_euros;", 1)
+    client.put_object(Bucket=bucket, Key=LOVAC_2025, Body=text.encode("latin-1"))
+    match = r"lovac/2025/raw.csv.*missing column\(s\) \['vlcad'\], unexpected column\(s\) \['vlcad_euros'\]"
+    _quarantined(s3, bucket, wh, ext, "locomvac", LOVAC_2025, match)
+    assert _q(wh, "select count(*), max(_loaded_at) from raw_locomvac.lovac where millesime = 2025") == before
+    # Unchanged since: not retried, reported, the run does not fail again.
+    report = _ingest("locomvac", s3[0], bucket, wh, ext, "next")
+    assert report.still_quarantined == [LOVAC_2025]
+
+
+def test_a_wrong_delimiter_is_named(s3, bucket, client, demo, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    text = demo.files[LOVAC_2025].decode("latin-1").replace(";", ",")
+    client.put_object(Bucket=bucket, Key=LOVAC_2025, Body=text.encode("latin-1"))
+    _quarantined(s3, bucket, wh, ext, "locomvac", LOVAC_2025, r"lovac/2025/raw.csv.*wrong delimiter\?")
+
+
+def test_a_latin1_file_declared_utf8_is_quarantined_as_a_wrong_encoding(s3, bucket, client, demo, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    # Accents in a kept column (dropped columns are never parsed, so their bytes do not matter).
+    lines = _gz_lines(demo, OWNERS_2024)
+    right = lines[0].split(",").index("ccodro")
+    rows = [line.split(",") for line in lines[1:]]
+    for fields in rows:
+        fields[right] = "é" + fields[right]
+    _put_lines(client, bucket, OWNERS_2024, lines[:1] + [",".join(f) for f in rows], encoding="latin-1")
+    _quarantined(
+        s3,
+        bucket,
+        wh,
+        ext,
+        "ff",
+        OWNERS_2024,
+        r"owners.csv.gz.*column ccodro: not valid utf-8 \(wrong encoding\?\) at line\(s\) \d",
+    )
+
+
+def test_a_truncated_gzip_is_quarantined(s3, bucket, client, demo, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    body = demo.files[FF_2024]
+    client.put_object(Bucket=bucket, Key=FF_2024, Body=body[: len(body) // 2])
+    _quarantined(s3, bucket, wh, ext, "ff", FF_2024, r"ff/2024/raw.csv.gz.*truncated gzip")
+
+
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        (b"", "empty file"),
+        (b"\x1f\x8b" + b"not gzip at all", "not a valid gzip stream"),
+    ],
+)
+def test_an_empty_or_corrupt_object_is_quarantined(s3, bucket, client, tmp_path, ext, body, match):
+    wh = tmp_path / "wh.duckdb"
+    key = FF_2024
+    client.put_object(Bucket=bucket, Key=key, Body=gzip.compress(body) if body == b"" else body)
+    _quarantined(s3, bucket, wh, ext, "ff", key, match)
+
+
+def test_a_header_without_rows_and_duplicate_keys_are_quarantined(s3, bucket, client, demo, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    lines = _gz_lines(demo, FF_2024)
+    _put_lines(client, bucket, FF_2024, lines[:1])
+    _quarantined(s3, bucket, wh, ext, "ff", FF_2024, "a header and no data row")
+    _put_lines(client, bucket, FF_2024, lines + lines[1:3])
+    with pytest.raises(
+        fi.ContractError, match=r"ff/2024/raw.csv.gz.*2 duplicate value\(s\) of key \(idlocal\) in millésime 2024"
+    ):
+        _ingest("ff", s3[0], bucket, wh, ext, "dup")
+
+
+def test_a_few_malformed_lines_load_with_a_report_and_many_quarantine(s3, bucket, client, demo, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    lines = _gz_lines(demo, FF_2024)
+    header = lines[0].split(",")
+    year = header.index("jannath")
     fields = lines[5].split(",")
-    fields[6] = "not-a-year"  # jannath is INTEGER in the contract
+    fields[year] = "not-a-year"
     lines[5] = ",".join(fields)
-    client.put_object(Bucket=bucket, Key="lake/cerema/ff/2024/raw.csv.gz", Body=gzip.compress("\n".join(lines).encode()))
-    with pytest.raises(fi.FileIngestError, match=r"ff/2024/raw.csv.gz"):
-        _ingest("ff", settings, bucket, wh, ext, "bad")
-    assert duckdb.connect(str(wh), read_only=True).execute("select count(*) from raw_ff.ff_housing").fetchone()[0] == before
+    lines[9] = lines[9] + ",extra"
+    _put_lines(client, bucket, FF_2024, lines)
+    spec = CONFIG.families["ff"]
+    lenient = dataclasses.replace(spec, datasets=tuple(dataclasses.replace(ds, max_malformed_share=0.01) for ds in spec.datasets))
+    report = _ingest(lenient, s3[0], bucket, wh, ext, "lenient")
+    loaded = next(o for o in report.outcomes if o.key == FF_2024)
+    assert (loaded.status, loaded.rows, loaded.malformed) == ("loaded", len(lines) - 3, 2)
+    assert "column jannath: value not INTEGER at line(s) 6 (1 line(s))" in loaded.reason
+    assert "too many columns" in loaded.reason and "not-a-year" not in loaded.reason
+    rejects = _q(wh, "select line, column_name, error_type from ops.file_rejects where object_key = ? order by line", [FF_2024])
+    assert (6, "jannath", "CAST") in rejects and any(r[0] == 10 for r in rejects)
+    # The same file with the declared share (0.1%): 2 of 3,999 rows is too many -> quarantined.
+    with pytest.raises(fi.ContractError, match=r"2 of [\d,]+ row\(s\) malformed \([\d.]+% > 0.01% allowed\): column jannath"):
+        _ingest(
+            dataclasses.replace(
+                spec, datasets=tuple(dataclasses.replace(ds, max_malformed_share=0.0001) for ds in spec.datasets)
+            ),
+            s3[0],
+            bucket,
+            tmp_path / "strict.duckdb",
+            ext,
+            "strict",
+        )
+
+
+def test_on_contract_error_warn_reports_without_failing(s3, bucket, client, demo, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    client.put_object(Bucket=bucket, Key=LOVAC_2025, Body=b"not;the;contract\n1;2;3\n")
+    spec = CONFIG.families["locomvac"]
+    warn = dataclasses.replace(spec, datasets=tuple(dataclasses.replace(ds, on_contract_error="warn") for ds in spec.datasets))
+    report = _ingest(warn, s3[0], bucket, wh, ext)
+    assert _statuses(report)[LOVAC_2025] == "quarantined" and "1 quarantined" in report.summary()
+
+
+def _parquet_family(departements: bool = False) -> fi.FamilySpec:
+    pattern = "lake/test/parquet/{millesime}/" + ("{departement}/" if departements else "") + "housing.parquet"
+    ds = fi.DatasetSpec(
+        family="pq",
+        name="housing",
+        key_pattern=pattern,
+        columns={"idlocal": "VARCHAR", "surface": "INTEGER", "owner": "VARCHAR", "ratio": "DOUBLE"},
+        primary_key=("idlocal",),
+        format="parquet",
+        drop=("ratio",),
+        pseudonymise=("owner",),
+    )
+    return fi.FamilySpec("pq", "test parquet family", (ds,))
+
+
+def _put_parquet(client, bucket, key, tmp_path, sql):
+    path = tmp_path / f"{abs(hash(key))}.parquet"
+    duckdb.execute(f"copy ({sql}) to '{path}' (format parquet)")
+    client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+
+
+def test_parquet_per_departement_objects_replace_only_their_rows_and_types_are_checked(s3, bucket, client, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    family = _parquet_family(departements=True)
+    rows = "select '{d}' || i::varchar as idlocal, i::integer as surface, 'Owner ' || i as owner, 0.5::double as ratio from range({n}) t(i)"
+    _put_parquet(client, bucket, "lake/test/parquet/2024/67/housing.parquet", tmp_path, rows.format(d="67", n=10))
+    _put_parquet(client, bucket, "lake/test/parquet/2024/2A/housing.parquet", tmp_path, rows.format(d="2A", n=5))
+    _ingest(family, s3[0], bucket, wh, ext)
+    assert _q(wh, "select departement, count(*) from raw_pq.housing group by 1 order by 1") == [("2A", 5), ("67", 10)]
+    assert _q(wh, "select count(*) from raw_pq.housing where owner like 'Owner%'") == [(0,)]
+    _put_parquet(client, bucket, "lake/test/parquet/2024/67/housing.parquet", tmp_path, rows.format(d="67", n=7))
+    report = _ingest(family, s3[0], bucket, wh, ext, "second")
+    assert sorted(_statuses(report).values()) == ["loaded", "unchanged"]
+    assert _q(wh, "select departement, count(*) from raw_pq.housing group by 1 order by 1") == [("2A", 5), ("67", 7)]
+    _put_parquet(
+        client,
+        bucket,
+        "lake/test/parquet/2024/2A/housing.parquet",
+        tmp_path,
+        rows.format(d="2A", n=5).replace("i::integer", "i::varchar"),
+    )
+    with pytest.raises(fi.ContractError, match=r"2A/housing.parquet.*column surface: expected INTEGER, found VARCHAR"):
+        _ingest(family, s3[0], bucket, wh, ext, "third")
+    assert _q(wh, "select count(*) from raw_pq.housing where departement = '2A'") == [(5,)]
+
+
+def test_declarations_are_validated():
+    base = dict(family="f", name="d", key_pattern="x/{millesime}.csv", columns={"a": "VARCHAR"}, primary_key=("a",))
+    fi.DatasetSpec(**base)
+    with pytest.raises(ValueError, match="key_pattern must contain"):
+        fi.DatasetSpec(**{**base, "key_pattern": "x/data.csv"})
+    with pytest.raises(ValueError, match=r"column\(s\) \['b'\] not in its columns"):
+        fi.DatasetSpec(**{**base, "pseudonymise": ("b",)})
+    with pytest.raises(ValueError, match="format must be"):
+        fi.DatasetSpec(**{**base, "format": "xlsx"})
+    assert fi.DatasetSpec(**{**base, "key_pattern": "x/{millesime}/{departement}.csv"}).parse_key("x/2024/2B.csv") == (2024, "2B")
 
 
 def test_keys_never_appear_in_settings_repr():

@@ -3,6 +3,7 @@ values to the Airflow-free core. Imported by DAG files; touches Airflow only whe
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
@@ -70,19 +71,44 @@ def ingest_production_table(table: str, run_id: str) -> dict:
     return {"table": table, "rows": record.rows_loaded, "read": record.rows_read, "mode": record.mode}
 
 
-def ingest_file_family(family: str, run_id: str) -> dict:
+def _files_context():
     config = ingest_files.load_config()
-    paths = Paths.from_env()
-    result = ingest_files.ingest_family(
-        config.families[family],
-        s3=s3_settings(config.connection_id),
-        bucket=os.environ.get("ZLV_S3_BUCKET", config.bucket),
+    return config, s3_settings(config.connection_id), os.environ.get("ZLV_S3_BUCKET", config.bucket), Paths.from_env()
+
+
+def list_file_objects(family: str) -> list[dict]:
+    """The objects of a family, as plain dicts: one mapped load task each."""
+    config, s3, bucket, _ = _files_context()
+    refs = ingest_files.list_objects(s3, bucket, config.families[family])
+    log.info("%s object(s) listed for family %s", len(refs), family)
+    return [dataclasses.asdict(ref) for ref in refs]
+
+
+def load_file_object(ref: dict, run_id: str) -> dict:
+    config, s3, _, paths = _files_context()
+    obj = ingest_files.ObjectRef(**ref)
+    outcome = ingest_files.load_object(
+        obj,
+        config.families[obj.family].dataset(obj.dataset),
+        s3=s3,
         warehouse=paths.warehouse,
         run_id=run_id,
         hash_key=pseudonymisation_key(),
         extension_dir=paths.extension_dir,
     )
-    return {o.key: o.rows for o in result.objects}
+    return outcome.as_dict()
+
+
+def finish_file_family(family: str, refs: list[dict], outcomes: list[dict], run_id: str) -> str:
+    config, _, _, paths = _files_context()
+    report = ingest_files.finish_family(
+        config.families[family],
+        [ingest_files.ObjectRef(**r) for r in refs],
+        [ingest_files.ObjectOutcome(**o) for o in outcomes],
+        warehouse=paths.warehouse,
+        run_id=run_id,
+    )
+    return report.summary()
 
 
 def run_rgpd_audit(run_id: str) -> str:

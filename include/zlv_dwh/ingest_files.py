@@ -1,20 +1,37 @@
 """Load the national files (LOCOMVAC, FF) from S3-compatible storage into raw_<family>.<dataset>.
 
-One object = one millésime of one dataset. Its header is checked against the declared contract
-before anything is written; its rows replace that millésime's rows in one transaction, so other
-millésimes and a previous good load are never damaged by a bad file. DuckDB reads the object
-straight from S3 (httpfs), streaming: no file is read into Python."""
+One object feeds one millésime (and, where the key says so, one département) of one dataset. A
+manifest (`ops.file_manifest`) remembers the ETag of every object loaded: a re-run loads nothing
+new, a replaced object reloads just the rows it fed, a vanished object is reported.
+
+Each object is streamed to a temporary file beside the warehouse (checked byte for byte against its
+size and, when gzip, its end-of-stream marker: DuckDB alone reads a truncated gzip as a shorter
+file), checked against the declared contract, then its rows replace the rows it fed in one
+transaction. A file that breaks the contract is quarantined — recorded with the column, what was
+expected and what was found — and never half-loaded; the family's other files still load.
+Malformed rows are counted and reported with their line numbers; a declared share decides between
+quarantine and load-with-report. Values of rejected lines are never stored: they may be personal.
+Dropped columns are never parsed (DuckDB reads only the projected columns), so bad bytes or values
+there, whose content is not kept anyway, do not count as malformed."""
 
 from __future__ import annotations
 
+import csv
+import gzip
 import logging
 import re
-from dataclasses import dataclass, field
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import boto3
 import yaml
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from zlv_dwh import load_log, pii
 from zlv_dwh.settings import CONFIG_DIR
@@ -22,13 +39,42 @@ from zlv_dwh.warehouse import connect, duplicate_keys, quote_ident, quote_litera
 
 log = logging.getLogger(__name__)
 
+CHUNK = 8 * 1024 * 1024
+REJECTS_KEPT_PER_OBJECT = 1000
+
+OPS_DDL = """
+create schema if not exists ops;
+create table if not exists ops.file_manifest (
+    object_key varchar primary key,
+    family varchar not null,
+    dataset varchar not null,
+    millesime integer not null,
+    departement varchar,
+    etag varchar not null,
+    size_bytes bigint not null,
+    status varchar not null,          -- loaded | quarantined | missing
+    rows_loaded bigint,
+    rows_malformed bigint,
+    reason varchar,
+    run_id varchar not null,
+    loaded_at timestamp not null
+);
+create table if not exists ops.file_rejects (
+    run_id varchar not null,
+    object_key varchar not null,
+    line bigint,
+    column_name varchar,
+    error_type varchar not null
+);
+"""
+
 
 class ContractError(ValueError):
-    """A file does not match its declared contract; names the file and the columns."""
+    """A file does not match its declared contract; names the file and the column(s)."""
 
 
 class FileIngestError(RuntimeError):
-    """One or more objects of a family failed; each failure is in the load log."""
+    """A file could not be read for a reason that is not the file's fault (network, storage)."""
 
 
 @dataclass(frozen=True)
@@ -51,21 +97,47 @@ class DatasetSpec:
     key_pattern: str
     columns: dict[str, str]
     primary_key: tuple[str, ...]
+    format: str = "csv"
     delimiter: str = ","
     quote: str = '"'
     encoding: str = "utf-8"
     compression: str = "none"
     drop: tuple[str, ...] = ()
     pseudonymise: tuple[str, ...] = ()
+    max_malformed_share: float = 0.0
+    on_contract_error: str = "fail"
+
+    def __post_init__(self):
+        where = f"dataset {self.family}.{self.name}"
+        if self.format not in ("csv", "parquet"):
+            raise ValueError(f"{where}: format must be csv or parquet, got {self.format!r}")
+        if self.compression not in ("none", "gzip"):
+            raise ValueError(f"{where}: compression must be none or gzip, got {self.compression!r}")
+        if self.on_contract_error not in ("fail", "warn"):
+            raise ValueError(f"{where}: on_contract_error must be fail or warn, got {self.on_contract_error!r}")
+        if "{millesime}" not in self.key_pattern:
+            raise ValueError(f"{where}: key_pattern must contain {{millesime}}")
+        unknown = [c for c in (*self.primary_key, *self.drop, *self.pseudonymise) if c not in self.columns]
+        if unknown:
+            raise ValueError(f"{where}: primary_key/drop/pseudonymise name column(s) {unknown} not in its columns")
 
     @property
     def prefix(self) -> str:
-        return self.key_pattern.split("{millesime}")[0]
+        return re.split(r"\{(?:millesime|departement)\}", self.key_pattern)[0]
 
-    def millesime_of(self, key: str) -> int | None:
-        regex = "^" + re.escape(self.key_pattern).replace(re.escape("{millesime}"), r"(\d{4})") + "$"
-        match = re.match(regex, key)
-        return int(match.group(1)) if match else None
+    @property
+    def target(self) -> str:
+        return f"{quote_ident(f'raw_{self.family}')}.{quote_ident(self.name)}"
+
+    def parse_key(self, key: str) -> tuple[int, str | None] | None:
+        """(millésime, département) when the key matches the pattern, else None."""
+        regex = re.escape(self.key_pattern)
+        regex = regex.replace(re.escape("{millesime}"), r"(?P<millesime>\d{4})")
+        regex = regex.replace(re.escape("{departement}"), r"(?P<departement>2[AB]|\d{2,3})")
+        match = re.fullmatch(regex, key)
+        if not match:
+            return None
+        return int(match["millesime"]), match.groupdict().get("departement")
 
 
 @dataclass(frozen=True)
@@ -73,6 +145,9 @@ class FamilySpec:
     name: str
     description: str
     datasets: tuple[DatasetSpec, ...]
+
+    def dataset(self, name: str) -> DatasetSpec:
+        return next(ds for ds in self.datasets if ds.name == name)
 
 
 @dataclass(frozen=True)
@@ -83,46 +158,89 @@ class FilesConfig:
 
 
 def load_config(path: Path | None = None) -> FilesConfig:
+    """Read the file families; cheap enough to call at DAG parse time."""
     raw = yaml.safe_load(Path(path or CONFIG_DIR / "file_families.yml").read_text(encoding="utf-8"))
+    defaults = raw.get("defaults") or {}
     families = {}
     for fam_name, fam in raw["families"].items():
-        datasets = tuple(
-            DatasetSpec(
-                family=fam_name,
-                name=ds_name,
-                key_pattern=ds["key_pattern"],
-                columns=dict(ds["columns"]),
-                primary_key=tuple(ds["primary_key"]),
-                delimiter=ds.get("delimiter", ","),
-                quote=ds.get("quote", '"'),
-                encoding=ds.get("encoding", "utf-8"),
-                compression=ds.get("compression", "none"),
-                drop=tuple(ds.get("drop", ())),
-                pseudonymise=tuple(ds.get("pseudonymise", ())),
+        datasets = []
+        for ds_name, ds in fam["datasets"].items():
+            ds = {**defaults, **fam.get("defaults", {}), **ds}
+            datasets.append(
+                DatasetSpec(
+                    family=fam_name,
+                    name=ds_name,
+                    key_pattern=ds["key_pattern"],
+                    columns=dict(ds["columns"]),
+                    primary_key=tuple(ds["primary_key"]),
+                    format=ds.get("format", "csv"),
+                    delimiter=ds.get("delimiter", ","),
+                    quote=ds.get("quote", '"'),
+                    encoding=ds.get("encoding", "utf-8"),
+                    compression=ds.get("compression", "none"),
+                    drop=tuple(ds.get("drop", ())),
+                    pseudonymise=tuple(ds.get("pseudonymise", ())),
+                    max_malformed_share=float(ds.get("max_malformed_share", 0.0)),
+                    on_contract_error=ds.get("on_contract_error", "fail"),
+                )
             )
-            for ds_name, ds in fam["datasets"].items()
-        )
-        families[fam_name] = FamilySpec(fam_name, fam.get("description", ""), datasets)
+        families[fam_name] = FamilySpec(fam_name, fam.get("description", ""), tuple(datasets))
     return FilesConfig(raw["connection_id"], raw["bucket"], families)
 
 
-@dataclass
-class ObjectResult:
-    dataset: str
-    key: str
-    millesime: int
-    rows: int | None = None
-    error: str | None = None
+@dataclass(frozen=True)
+class ObjectRef:
+    """One object as listed: what an Airflow mapped task receives (plain values, JSON-able)."""
 
-
-@dataclass
-class FamilyResult:
     family: str
-    objects: list[ObjectResult] = field(default_factory=list)
+    dataset: str
+    bucket: str
+    key: str
+    etag: str
+    size: int
+    millesime: int
+    departement: str | None = None
 
     @property
-    def failed(self) -> list[ObjectResult]:
-        return [o for o in self.objects if o.error]
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass
+class ObjectOutcome:
+    key: str
+    dataset: str
+    status: str  # loaded | unchanged | quarantined | missing
+    rows: int | None = None
+    malformed: int = 0
+    reason: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FamilyReport:
+    family: str
+    outcomes: list[ObjectOutcome] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)
+    still_quarantined: list[str] = field(default_factory=list)
+
+    def by_status(self, status: str) -> list[ObjectOutcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    def summary(self) -> str:
+        counts = {s: len(self.by_status(s)) for s in ("loaded", "unchanged", "quarantined", "missing")}
+        text = f"family {self.family}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+        text += f"; rows loaded {sum(o.rows or 0 for o in self.by_status('loaded')):,}"
+        malformed = sum(o.malformed for o in self.by_status("loaded"))
+        if malformed:
+            text += f"; {malformed:,} malformed row(s) skipped and reported (ops.file_rejects)"
+        if self.vanished:
+            text += f"; {len(self.vanished)} object(s) no longer in storage (rows kept): {', '.join(self.vanished)}"
+        if self.still_quarantined:
+            text += f"; still quarantined (unchanged since): {', '.join(self.still_quarantined)}"
+        return text
 
 
 def s3_client(s3: S3Settings):
@@ -137,29 +255,93 @@ def s3_client(s3: S3Settings):
     )
 
 
-def list_objects(s3: S3Settings, bucket: str, dataset: DatasetSpec) -> list[tuple[str, int]]:
-    """(key, millésime) of every object matching the dataset's key pattern, oldest millésime first."""
+def list_objects(s3: S3Settings, bucket: str, family: FamilySpec) -> list[ObjectRef]:
+    """Every object of the family matching a dataset's key pattern, oldest millésime first."""
+    client = s3_client(s3)
     found = []
-    for page in s3_client(s3).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=dataset.prefix):
-        for obj in page.get("Contents", []):
-            millesime = dataset.millesime_of(obj["Key"])
-            if millesime is not None:
-                found.append((obj["Key"], millesime))
-    return sorted(found, key=lambda kv: kv[1])
+    for ds in family.datasets:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=ds.prefix):
+            for obj in page.get("Contents", []):
+                parsed = ds.parse_key(obj["Key"])
+                if parsed:
+                    etag = obj["ETag"].strip('"')
+                    found.append(ObjectRef(family.name, ds.name, bucket, obj["Key"], etag, obj["Size"], *parsed))
+        if not any(ref.dataset == ds.name for ref in found):
+            log.warning("no object under s3://%s/%s for dataset %s.%s", bucket, ds.prefix, family.name, ds.name)
+    return sorted(found, key=lambda r: (r.dataset, r.millesime, r.departement or "", r.key))
 
 
-def _create_s3_secret(con, s3: S3Settings) -> None:
-    options = [
-        "type s3",
-        f"key_id {quote_literal(s3.access_key_id)}",
-        f"secret {quote_literal(s3.secret_access_key)}",
-        f"region {quote_literal(s3.region)}",
-        "url_style 'path'",
-    ]
-    if s3.endpoint_url:
-        scheme, _, host = s3.endpoint_url.partition("://")
-        options += [f"endpoint {quote_literal(host.rstrip('/'))}", f"use_ssl {'true' if scheme == 'https' else 'false'}"]
-    con.execute(f"create or replace temporary secret zlv_s3 ({', '.join(options)})")
+# --- download ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def _download_dir(warehouse: Path) -> Iterator[Path]:
+    """A private folder beside the warehouse, removed whatever happens. Called under the write
+    lock, so leftovers of a killed run (nobody else can be using them) are removed first."""
+    parent = warehouse.parent / ".downloads"
+    shutil.rmtree(parent, ignore_errors=True)
+    parent.mkdir(parents=True)
+    folder = Path(tempfile.mkdtemp(dir=parent))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+class _GzipEnd:
+    """Follows a gzip stream (members may be concatenated), output discarded in bounded pieces."""
+
+    def __init__(self):
+        self._z = zlib.decompressobj(wbits=31)
+        self.complete = False
+
+    def feed(self, data: bytes) -> None:
+        while data:
+            self._z.decompress(data, 4 * 1024 * 1024)
+            if self._z.eof:  # end of one member: what follows, if anything, is the next member
+                data = self._z.unused_data
+                self._z = zlib.decompressobj(wbits=31)
+                self.complete = True
+            else:
+                data = self._z.unconsumed_tail
+                self.complete = False
+
+
+def download(client, ref: ObjectRef, ds: DatasetSpec, folder: Path) -> tuple[Path, str, int]:
+    """Stream the object to `folder`; returns (path, ETag, size) of what was really read."""
+    try:
+        response = client.get_object(Bucket=ref.bucket, Key=ref.key)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("NoSuchKey", "404"):
+            raise FileNotFoundError(ref.url) from None
+        raise FileIngestError(f"file {ref.url}: storage refused the download ({code})") from None
+    expected = response["ContentLength"]
+    etag = response["ETag"].strip('"')
+    path = folder / Path(ref.key).name
+    gz = _GzipEnd() if ds.compression == "gzip" else None
+    written = 0
+    try:
+        with path.open("wb") as out:
+            for chunk in response["Body"].iter_chunks(CHUNK):
+                out.write(chunk)
+                written += len(chunk)
+                if gz:
+                    gz.feed(chunk)
+    except zlib.error as exc:
+        raise ContractError(f"file {ref.url} (dataset {ds.family}.{ds.name}): not a valid gzip stream ({exc})") from None
+    except Exception as exc:
+        raise FileIngestError(f"file {ref.url}: download interrupted after {written:,} bytes ({type(exc).__name__})") from None
+    if written != expected:
+        raise FileIngestError(f"file {ref.url}: download interrupted: {written:,} of {expected:,} bytes")
+    if gz and not gz.complete:
+        raise ContractError(
+            f"file {ref.url} (dataset {ds.family}.{ds.name}): truncated gzip (the stream ends before its end marker)"
+        )
+    return path, etag, written
+
+
+# --- contract ---------------------------------------------------------------------------------
 
 
 def _csv_options(ds: DatasetSpec) -> str:
@@ -169,67 +351,276 @@ def _csv_options(ds: DatasetSpec) -> str:
     )
 
 
-def check_header(con, url: str, ds: DatasetSpec) -> None:
-    """Refuse a file whose columns differ from the contract, naming each difference."""
-    found = [
-        r[0]
-        for r in con.execute(
-            f"describe select * from read_csv({quote_literal(url)}, {_csv_options(ds)}, all_varchar = true)"
-        ).fetchall()
-    ]
+def _reader(ds: DatasetSpec, path: Path, rejects: tuple[str, str]) -> str:
+    """The typed read of a local file; CSV lines that do not fit land in the rejects tables."""
+    local = quote_literal(str(path))
+    if ds.format == "parquet":
+        return f"read_parquet({local})"
+    return (
+        f"read_csv({local}, {_csv_options(ds)}, auto_detect = false, columns = {_struct(ds)}, store_rejects = true, "
+        f"rejects_table = {quote_literal(rejects[0])}, rejects_scan = {quote_literal(rejects[1])})"
+    )
+
+
+def _struct(ds: DatasetSpec) -> str:
+    return "{" + ", ".join(f"{quote_literal(c)}: {quote_literal(t)}" for c, t in ds.columns.items()) + "}"
+
+
+def _normalised_type(con, type_name: str) -> str:
+    return con.execute(f"select typeof(cast(null as {type_name}))").fetchone()[0]
+
+
+def check_contract(con, ds: DatasetSpec, path: Path, url: str) -> None:
+    """Refuse a file whose columns (names, and types for Parquet) differ from the contract."""
+    where = f"file {url} (dataset {ds.family}.{ds.name})"
+    if ds.format == "parquet":
+        found = dict(
+            con.execute(
+                f"select column_name, column_type from (describe select * from read_parquet({quote_literal(str(path))}))"
+            ).fetchall()
+        )
+    else:
+        found = dict.fromkeys(_csv_header(ds, path, where))
     expected = list(ds.columns)
     missing = [c for c in expected if c not in found]
     extra = [c for c in found if c not in expected]
     if missing or extra:
-        raise ContractError(
-            f"file s3://{url.split('://', 1)[1]} (dataset {ds.family}.{ds.name}) breaks its contract: "
-            f"missing column(s) {missing}, unexpected column(s) {extra}"
-        )
+        hint = ""
+        if ds.format == "csv" and len(found) == 1 and any(d in next(iter(found)) for d in ",;|\t"):
+            hint = f" (one column read with delimiter {ds.delimiter!r}: wrong delimiter?)"
+        raise ContractError(f"{where} breaks its contract: missing column(s) {missing}, unexpected column(s) {extra}{hint}")
+    if ds.format == "parquet":
+        retyped = [
+            f"column {c}: expected {_normalised_type(con, t)}, found {found[c]}"
+            for c, t in ds.columns.items()
+            if _normalised_type(con, t) != found[c]
+        ]
+        if retyped:
+            raise ContractError(f"{where} breaks its contract: {'; '.join(retyped)}")
 
 
-def _target_ddl(ds: DatasetSpec, target: str) -> str:
+def _csv_header(ds: DatasetSpec, path: Path, where: str) -> list[str]:
+    """The header line as the declared dialect splits it: one line read, nothing sniffed."""
+    opener = gzip.open if ds.compression == "gzip" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.readline(1024 * 1024)
+    except (OSError, EOFError) as exc:
+        raise ContractError(f"{where}: unreadable as declared ({ds.format}, {ds.compression}): {exc}") from None
+    if not raw.strip():
+        raise ContractError(f"{where}: empty file (no header line)")
+    try:
+        line = raw.decode(ds.encoding).lstrip("\ufeff").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise ContractError(f"{where}: header line is not valid {ds.encoding} (wrong encoding?)") from None
+    return next(csv.reader([line], delimiter=ds.delimiter, quotechar=ds.quote))
+
+
+# --- load -------------------------------------------------------------------------------------
+
+
+def _target_ddl(ds: DatasetSpec) -> str:
     cols = [f"{quote_ident(c)} {'VARCHAR' if c in ds.pseudonymise else t}" for c, t in ds.columns.items() if c not in ds.drop]
-    cols += ["millesime INTEGER NOT NULL", "_source_key VARCHAR NOT NULL", "_loaded_at TIMESTAMP NOT NULL"]
-    return f"create table if not exists {target} ({', '.join(cols)})"
+    cols += ["millesime INTEGER NOT NULL", "departement VARCHAR", "_source_key VARCHAR NOT NULL", "_loaded_at TIMESTAMP NOT NULL"]
+    return f"create table if not exists {ds.target} ({', '.join(cols)})"
 
 
-def load_object(con, ds: DatasetSpec, bucket: str, key: str, millesime: int, run_id: str, hash_key: bytes | None) -> int:
-    """Replace one millésime of one dataset with the rows of one object, atomically."""
-    url = f"s3://{bucket}/{key}"
-    schema = quote_ident(f"raw_{ds.family}")
-    target = f"{schema}.{quote_ident(ds.name)}"
-    if ds.pseudonymise:
-        pii.install_key(con, pii.require_key(hash_key))
-    columns_struct = "{" + ", ".join(f"{quote_literal(c)}: {quote_literal(t)}" for c, t in ds.columns.items()) + "}"
+def _select_list(ds: DatasetSpec, ref: ObjectRef) -> str:
     select = [
         f"{pii.hmac_sql(quote_ident(c))} as {quote_ident(c)}" if c in ds.pseudonymise else quote_ident(c)
         for c in ds.columns
         if c not in ds.drop
     ]
-    select += [f"{millesime} as millesime", f"{quote_literal(key)} as _source_key", "cast(now() as timestamp) as _loaded_at"]
-    record = load_log.LoadRecord(run_id=run_id, source=ds.family, table_name=ds.name, mode="millesime", object_key=key)
+    select += [
+        f"{ref.millesime} as millesime",
+        f"{quote_literal(ref.departement) if ref.departement else 'null'} as departement",
+        f"{quote_literal(ref.key)} as _source_key",
+        "cast(now() as timestamp) as _loaded_at",
+    ]
+    return ", ".join(select)
+
+
+def _describe_rejects(rejects: list[tuple], ds: DatasetSpec) -> str:
+    """Which columns, what was expected, at which lines: never the values."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for line, column, error_type in rejects:
+        groups.setdefault((error_type, column or "-"), []).append(line)
+    parts = []
+    for (error_type, column), lines in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        lines = sorted(set(lines))
+        shown = ", ".join(str(n) for n in lines[:10]) + (" ..." if len(lines) > 10 else "")
+        if error_type == "CAST":
+            what = f"column {column}: value not {ds.columns.get(column, '?')}"
+        elif error_type == "INVALID ENCODING":
+            what = f"column {column}: not valid {ds.encoding} (wrong encoding?)"
+        else:
+            what = error_type.lower() + (f" (column {column})" if column != "-" else "")
+        parts.append(f"{what} at line(s) {shown} ({len(lines):,} line(s))")
+    return "; ".join(parts)
+
+
+def _manifest_write(con, ref: ObjectRef, etag: str, size: int, status: str, run_id: str, **values) -> None:
+    con.execute(
+        "insert or replace into ops.file_manifest (object_key, family, dataset, millesime, departement, etag, size_bytes, "
+        "status, rows_loaded, rows_malformed, reason, run_id, loaded_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::timestamp)",
+        [
+            ref.key,
+            ref.family,
+            ref.dataset,
+            ref.millesime,
+            ref.departement,
+            etag,
+            size,
+            status,
+            values.get("rows"),
+            values.get("malformed"),
+            values.get("reason"),
+            run_id,
+        ],
+    )
+
+
+def load_object(
+    ref: ObjectRef,
+    ds: DatasetSpec,
+    *,
+    s3: S3Settings,
+    warehouse: Path,
+    run_id: str,
+    hash_key: bytes | None,
+    extension_dir: Path | None = None,
+) -> ObjectOutcome:
+    """Bring the rows one object feeds up to date: skip it if its ETag is already loaded (or
+    quarantined), else download, check and replace its rows in one transaction."""
+    with connect(warehouse, extension_dir=extension_dir) as con:
+        con.execute(OPS_DDL)
+        load_log.ensure(con)
+        known = con.execute("select etag, status from ops.file_manifest where object_key = ?", [ref.key]).fetchone()
+        if known and known[0] == ref.etag and known[1] in ("loaded", "quarantined"):
+            status = "unchanged" if known[1] == "loaded" else "quarantined"
+            log.info("%s: ETag %s already %s, nothing to do", ref.url, ref.etag, known[1])
+            return ObjectOutcome(
+                ref.key, ref.dataset, status, reason="unchanged since its quarantine" if known[1] != "loaded" else None
+            )
+        record = load_log.LoadRecord(run_id=run_id, source=ref.family, table_name=ref.dataset, mode="object", object_key=ref.key)
+        with _download_dir(warehouse) as folder:
+            try:
+                path, etag, size = download(s3_client(s3), ref, ds, folder)
+            except FileNotFoundError:
+                log.warning("%s was deleted between listing and download: skipped", ref.url)
+                return ObjectOutcome(ref.key, ref.dataset, "missing", reason="deleted between listing and download")
+            except ContractError as exc:
+                return _quarantine(con, ref, ref.etag, ref.size, run_id, record, str(exc))
+            except FileIngestError as exc:
+                load_log.write(con, record, "failed", str(exc))
+                raise
+            try:
+                check_contract(con, ds, path, ref.url)
+                return _replace_rows(con, ds, ref, path, etag, size, run_id, hash_key, record)
+            except ContractError as exc:
+                return _quarantine(con, ref, etag, size, run_id, record, str(exc))
+            except Exception as exc:
+                message = f"file {ref.url} (dataset {ds.family}.{ds.name}): {str(exc).splitlines()[0]}"
+                load_log.write(con, record, "failed", message)
+                raise FileIngestError(message) from None
+
+
+def _replace_rows(con, ds, ref, path, etag, size, run_id, hash_key, record) -> ObjectOutcome:
+    where = f"file {ref.url} (dataset {ds.family}.{ds.name})"
+    if ds.pseudonymise:
+        pii.install_key(con, pii.require_key(hash_key))
+    rejects = ("_zlv_rejects", "_zlv_reject_scans")
+    con.execute(f"drop table if exists {rejects[0]}; drop table if exists {rejects[1]}")
     try:
-        check_header(con, url, ds)
         con.execute("begin transaction")
-        con.execute(f"create schema if not exists {schema}")
-        con.execute(_target_ddl(ds, target))
-        con.execute(f"delete from {target} where millesime = ?", [millesime])
-        con.execute(
-            f"insert into {target} select {', '.join(select)} "
-            f"from read_csv({quote_literal(url)}, {_csv_options(ds)}, columns = {columns_struct})"
-        )
-        dup = duplicate_keys(con, target, ds.primary_key, where="millesime = ?", params=[millesime])
+        con.execute(f"create schema if not exists {quote_ident(f'raw_{ds.family}')}")
+        con.execute(_target_ddl(ds))
+        con.execute(f"alter table {ds.target} add column if not exists departement varchar")
+        con.execute(f"delete from {ds.target} where _source_key = ?", [ref.key])
+        inserted = con.execute(
+            f"insert into {ds.target} select {_select_list(ds, ref)} from {_reader(ds, path, rejects)}"
+        ).fetchone()[0]
+        bad = []
+        if ds.format == "csv":
+            bad = con.execute(f"select line, column_name, error_type from {rejects[0]} order by line").fetchall()
+        malformed = len({line for line, _, _ in bad})
+        total = inserted + malformed
+        if malformed and malformed > ds.max_malformed_share * total:
+            raise ContractError(
+                f"{where}: {malformed:,} of {total:,} row(s) malformed ({malformed / total:.2%} > "
+                f"{ds.max_malformed_share:.2%} allowed): {_describe_rejects(bad, ds)}"
+            )
+        if total == 0:  # replacing a millésime with nothing is never what a delivery means
+            raise ContractError(f"{where}: a header and no data row")
+        dup = duplicate_keys(con, ds.target, ds.primary_key, where="millesime = ?", params=[ref.millesime])
         if dup:
-            raise ContractError(f"file {url}: {dup} duplicate value(s) of key ({', '.join(ds.primary_key)})")
-        record.rows_loaded = con.execute(f"select count(*) from {target} where millesime = ?", [millesime]).fetchone()[0]
-        load_log.write(con, record, "success")
+            raise ContractError(
+                f"{where}: {dup} duplicate value(s) of key ({', '.join(ds.primary_key)}) in millésime {ref.millesime}"
+            )
+        if bad:
+            con.executemany(
+                "insert into ops.file_rejects values (?, ?, ?, ?, ?)",
+                [(run_id, ref.key, line, column, error_type) for line, column, error_type in bad[:REJECTS_KEPT_PER_OBJECT]],
+            )
+        reason = f"{malformed:,} malformed row(s) skipped: {_describe_rejects(bad, ds)}" if malformed else None
+        _manifest_write(con, ref, etag, size, "loaded", run_id, rows=inserted, malformed=malformed, reason=reason)
+        record.rows_loaded = record.rows_inserted = inserted
+        record.rows_read = total
+        load_log.write(con, record, "success", reason)
         con.execute("commit")
-    except Exception as exc:
+    except Exception:
         rollback_quietly(con)
-        message = str(exc) if isinstance(exc, ContractError) else f"file {url} (dataset {ds.family}.{ds.name}): {exc}"
-        load_log.write(con, record, "failed", message)
-        raise ContractError(message) if isinstance(exc, ContractError) else FileIngestError(message) from exc
-    return record.rows_loaded
+        raise
+    if malformed:
+        log.warning("%s: loaded %s rows; %s", where, f"{inserted:,}", reason)
+    else:
+        log.info("%s: loaded %s rows into %s", where, f"{inserted:,}", ds.target)
+    return ObjectOutcome(ref.key, ref.dataset, "loaded", rows=inserted, malformed=malformed, reason=reason)
+
+
+def _quarantine(con, ref, etag, size, run_id, record, reason) -> ObjectOutcome:
+    """Record the refusal (manifest + load log); the rows the object fed before are untouched."""
+    log.error("quarantined: %s", reason)
+    con.execute("begin transaction")
+    _manifest_write(con, ref, etag, size, "quarantined", run_id, reason=reason)
+    load_log.write(con, record, "quarantined", reason)
+    con.execute("commit")
+    return ObjectOutcome(ref.key, ref.dataset, "quarantined", reason=reason)
+
+
+def finish_family(
+    family: FamilySpec, listed: list[ObjectRef], outcomes: list[ObjectOutcome], *, warehouse: Path, run_id: str
+) -> FamilyReport:
+    """Report the run: objects gone from storage are marked (their rows kept), and quarantined
+    files fail the family when their dataset says so."""
+    report = FamilyReport(family.name, list(outcomes))
+    listed_keys = {ref.key for ref in listed}
+    with connect(warehouse) as con:
+        con.execute(OPS_DDL)
+        known = con.execute(
+            "select object_key, status from ops.file_manifest where family = ? and status <> 'missing'", [family.name]
+        ).fetchall()
+        report.vanished = sorted(k for k, status in known if status == "loaded" and k not in listed_keys)
+        if report.vanished:
+            con.execute(
+                "update ops.file_manifest set status = 'missing', reason = 'no longer in storage; its rows are kept', "
+                "run_id = ?, loaded_at = now()::timestamp where object_key in (select unnest(?::varchar[]))",
+                [run_id, report.vanished],
+            )
+    report.still_quarantined = [
+        o.key for o in outcomes if o.status == "quarantined" and o.reason == "unchanged since its quarantine"
+    ]
+    new_quarantines = [o for o in outcomes if o.status == "quarantined" and o.key not in report.still_quarantined]
+    failing = [o for o in new_quarantines if family.dataset(o.dataset).on_contract_error == "fail"]
+    log.info("%s", report.summary())
+    for o in new_quarantines:
+        log.error("quarantined %s: %s", o.key, o.reason)
+    if failing:
+        raise ContractError(
+            f"{len(failing)} file(s) of family {family.name} quarantined (fix or replace them, then re-run): "
+            + "; ".join(o.reason or o.key for o in failing)
+        )
+    return report
 
 
 def ingest_family(
@@ -241,28 +632,19 @@ def ingest_family(
     run_id: str,
     hash_key: bytes | None,
     extension_dir: Path | None = None,
-) -> FamilyResult:
-    """Load every object of every dataset of a family; one bad file does not stop the others."""
-    result = FamilyResult(family.name)
-    with connect(warehouse, extensions=["httpfs"], extension_dir=extension_dir) as con:
-        load_log.ensure(con)
-        _create_s3_secret(con, s3)
-        for ds in family.datasets:
-            objects = list_objects(s3, bucket, ds)
-            if not objects:
-                log.warning("no object under s3://%s/%s for dataset %s", bucket, ds.prefix, ds.name)
-            for key, millesime in objects:
-                obj = ObjectResult(ds.name, key, millesime)
-                try:
-                    obj.rows = load_object(con, ds, bucket, key, millesime, run_id, hash_key)
-                    log.info("loaded %s rows of s3://%s/%s into raw_%s.%s", obj.rows, bucket, key, family.name, ds.name)
-                except (ContractError, FileIngestError) as exc:
-                    obj.error = str(exc)
-                    log.error("%s", exc)
-                result.objects.append(obj)
-    if result.failed:
-        raise FileIngestError(
-            f"{len(result.failed)} of {len(result.objects)} file(s) of family {family.name} failed: "
-            + "; ".join(o.error for o in result.failed)
+) -> FamilyReport:
+    """List, load every object, report: what the Airflow DAG does as mapped tasks, in one call."""
+    listed = list_objects(s3, bucket, family)
+    outcomes = [
+        load_object(
+            ref,
+            family.dataset(ref.dataset),
+            s3=s3,
+            warehouse=warehouse,
+            run_id=run_id,
+            hash_key=hash_key,
+            extension_dir=extension_dir,
         )
-    return result
+        for ref in listed
+    ]
+    return finish_family(family, listed, outcomes, warehouse=warehouse, run_id=run_id)
