@@ -316,3 +316,23 @@ def test_declarations_are_validated():
 def test_keys_never_appear_in_settings_repr():
     settings = fi.S3Settings("http://x", "AKIA-TEST-ACCESS", "TEST-SECRET-VALUE")
     assert "TEST-SECRET-VALUE" not in repr(settings) and "AKIA-TEST-ACCESS" not in repr(settings)
+
+
+def test_unreachable_storage_fails_clearly_and_loses_nothing(s3, bucket, tmp_path, ext):
+    settings = s3[0]
+    wh = tmp_path / "wh.duckdb"
+    _ingest("ff", settings, bucket, wh, ext, "good")
+    before = _q(wh, "select count(*), max(_loaded_at) from raw_ff.ff_housing")
+    ref = fi.list_objects(settings, bucket, CONFIG.families["ff"])[0]
+    changed = dataclasses.replace(ref, etag="0" * 32)  # as if replaced since the last load
+    closed = dataclasses.replace(settings, endpoint_url="http://127.0.0.1:9")  # nothing listens on port 9
+    with pytest.raises(fi.FileIngestError, match=r"cannot list s3://.*lake/cerema/ff/"):
+        fi.list_objects(closed, bucket, CONFIG.families["ff"])
+    with pytest.raises(fi.FileIngestError, match=rf"file s3://{bucket}/{ref.key}: storage unreachable"):
+        fi.load_object(
+            changed, CONFIG.families["ff"].dataset(ref.dataset), s3=closed, warehouse=wh, run_id="down", hash_key=TEST_HASH_KEY
+        )
+    assert _q(wh, "select count(*), max(_loaded_at) from raw_ff.ff_housing") == before
+    assert _q(wh, "select status from ops.load_log where run_id = 'down'") == [("failed",)]
+    assert _q(wh, "select distinct status from ops.file_manifest") == [("loaded",)]
+    assert not (wh.parent / ".downloads").exists()

@@ -31,7 +31,7 @@ from pathlib import Path
 import boto3
 import yaml
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from zlv_dwh import load_log, pii
 from zlv_dwh.settings import CONFIG_DIR
@@ -260,12 +260,15 @@ def list_objects(s3: S3Settings, bucket: str, family: FamilySpec) -> list[Object
     client = s3_client(s3)
     found = []
     for ds in family.datasets:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=ds.prefix):
-            for obj in page.get("Contents", []):
-                parsed = ds.parse_key(obj["Key"])
-                if parsed:
-                    etag = obj["ETag"].strip('"')
-                    found.append(ObjectRef(family.name, ds.name, bucket, obj["Key"], etag, obj["Size"], *parsed))
+        try:
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=ds.prefix):
+                for obj in page.get("Contents", []):
+                    parsed = ds.parse_key(obj["Key"])
+                    if parsed:
+                        etag = obj["ETag"].strip('"')
+                        found.append(ObjectRef(family.name, ds.name, bucket, obj["Key"], etag, obj["Size"], *parsed))
+        except (BotoCoreError, ClientError) as exc:
+            raise FileIngestError(f"cannot list s3://{bucket}/{ds.prefix} ({type(exc).__name__}: {str(exc)[:200]})") from None
         if not any(ref.dataset == ds.name for ref in found):
             log.warning("no object under s3://%s/%s for dataset %s.%s", bucket, ds.prefix, family.name, ds.name)
     return sorted(found, key=lambda r: (r.dataset, r.millesime, r.departement or "", r.key))
@@ -316,6 +319,8 @@ def download(client, ref: ObjectRef, ds: DatasetSpec, folder: Path) -> tuple[Pat
         if code in ("NoSuchKey", "404"):
             raise FileNotFoundError(ref.url) from None
         raise FileIngestError(f"file {ref.url}: storage refused the download ({code})") from None
+    except BotoCoreError as exc:  # endpoint unreachable, timeouts: transient, the task retries
+        raise FileIngestError(f"file {ref.url}: storage unreachable ({type(exc).__name__})") from None
     expected = response["ContentLength"]
     etag = response["ETag"].strip('"')
     path = folder / Path(ref.key).name
