@@ -9,6 +9,7 @@ import time
 import pytest
 
 from zlv_dwh import ingest_files, ingest_postgres
+from zlv_dwh.dag_defaults import RAW_ASSETS
 from zlv_dwh.settings import DBT_MANIFEST, DBT_PROJECT_DIR, DUCKDB_POOL, REPO_ROOT
 
 EXPECTED_DAGS = {"zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff", "zlv_transform"}
@@ -74,16 +75,21 @@ def test_one_load_task_per_declared_production_table(dagbag):
         assert table in dag.doc_md
 
 
-def test_one_dag_per_file_family(dagbag):
+def test_one_dag_per_file_family_with_one_mapped_load_per_object(dagbag):
     for family in ingest_files.load_config().families:
-        assert f"zlv_ingest_{family}" in dagbag.dags
+        dag = dagbag.dags[f"zlv_ingest_{family}"]
+        assert {t.task_id for t in dag.tasks} == {"list_objects", "load_object", "finish"}
+        load, finish = dag.get_task("load_object"), dag.get_task("finish")
+        assert type(load).__name__.endswith("MappedOperator") and load.upstream_task_ids == {"list_objects"}
+        assert finish.upstream_task_ids == {"list_objects", "load_object"} and finish.retries == 0
+        assert finish.trigger_rule == "none_failed" and [a.name for a in finish.outlets] == [RAW_ASSETS[family]]
 
 
 def test_every_duckdb_writer_uses_the_one_slot_pool(dagbag):
     writers = []
     for dag in dagbag.dags.values():
         for t in dag.tasks:
-            if t.task_id.startswith(("load_", "dbt.")) or t.task_id in ("rgpd_audit", "publish"):
+            if t.task_id.startswith(("load_", "dbt.")) or t.task_id in ("rgpd_audit", "publish", "finish"):
                 writers.append(t)
                 assert t.pool == DUCKDB_POOL, f"{dag.dag_id}.{t.task_id} runs in pool {t.pool}"
     assert len(writers) > 20
