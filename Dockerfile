@@ -22,12 +22,13 @@ ENV PYTHONPATH=/opt/airflow/include \
 # there (the `warehouse` volume) starts with the right owner and its `published` sub-folder.
 RUN mkdir -p /opt/airflow/data/published
 
-# Parse the dbt project once at build time: cosmos renders the DAGs from this manifest.
+# Parse the dbt project once at build time: cosmos renders the DAGs from this manifest, which the
+# DAGs check against the project files (zlv_dwh.dbt_project) so a stale one is refused.
 # The DuckDB file named here is a throw-away; parsing does not touch the real warehouse.
 ARG DBT_DIR=/opt/airflow/include/dbt
 RUN export ZLV_WAREHOUSE_PATH=/tmp/parse.duckdb DBT_LOG_PATH=/tmp/dbt-logs \
     && if [ -f "${DBT_DIR}/packages.yml" ] || [ -f "${DBT_DIR}/dependencies.yml" ]; then \
          dbt deps --project-dir "${DBT_DIR}" --profiles-dir "${DBT_DIR}"; \
        fi \
-    && dbt parse --project-dir "${DBT_DIR}" --profiles-dir "${DBT_DIR}" --target-path "${DBT_DIR}/target" \
+    && ZLV_DBT_PROJECT_DIR="${DBT_DIR}" PYTHONPATH=/opt/airflow/include python -m zlv_dwh.dbt_project build \
     && rm -rf /tmp/parse.duckdb /tmp/dbt-logs

@@ -33,8 +33,7 @@ lint: venv
 
 ## manifest: build include/dbt/target/manifest.json, which the DAGs render from
 manifest: venv
-	@ZLV_WAREHOUSE_PATH=$${ZLV_WAREHOUSE_PATH:-$(CURDIR)/.state/data/warehouse.duckdb} \
-	  $(BIN)/dbt parse --project-dir include/dbt --profiles-dir include/dbt --target-path target --quiet
+	@ZLV_WAREHOUSE_PATH=$${ZLV_WAREHOUSE_PATH:-$(CURDIR)/.state/data/warehouse.duckdb} $(BIN)/python -m zlv_dwh.dbt_project build
 
 ## airflow-settings: apply airflow_settings.yaml (pools, variables) to the Airflow in AIRFLOW_HOME
 airflow-settings: venv

@@ -4,7 +4,8 @@ One run builds one housing-like table in a scratch database, then reads that sam
 method, each in its own child process: a method's peak RSS is the ru_maxrss that os.wait4 returns for
 its child. Linux carries the parent's peak RSS across fork+exec into the child's ru_maxrss, so this
 orchestrator imports only light stdlib modules (no psycopg, duckdb, importlib.metadata, not even
-tempfile): all database work, and even reading package versions, happens in children.
+tempfile): all database work, and even reading package versions, happens in children. The child-process
+machinery (Runner, child_main) is bench/childproc.py, shared with bench_files_ingest.py.
 
     python bench/bench_postgres_ingest.py [--rows 2000000] [--double] [--keep] [--methods ...]
 """
@@ -12,26 +13,30 @@ tempfile): all database work, and even reading package versions, happens in chil
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import re
 import resource
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO = BENCH_DIR.parent
-INCLUDE = REPO / "include"
-RESULTS_DIR = BENCH_DIR / "results"
-SEPARATE_VENV_PYTHON = BENCH_DIR / ".venv-bench" / "bin" / "python"
+from childproc import (
+    INSTALL_HINT,
+    RESULTS_DIR,
+    SEPARATE_VENV_PYTHON,
+    Runner,
+    _fmt,
+    child_main,
+    file_mb,
+    machine_info,
+    package_versions,
+    utc_stamp,
+)
+
 TABLE = "bench_housing"
 DB_MARKER = "zlv benchmark scratch database (bench/bench_postgres_ingest.py); dropped after each run"
-INSTALL_HINT = "bash bench/install_peers.sh"
 LOADS = ("ours_full", "duckdb_attach", "pandas_chunks", "dlt_pyarrow")
 ALL_METHODS = ("floor", *LOADS, "incremental")
 LABELS = {
@@ -357,16 +362,7 @@ def child_dlt_pyarrow(p: dict) -> dict:
 
 def child_versions(p: dict) -> dict:
     """Package versions as this interpreter sees them (the peers may live in another venv)."""
-    from importlib import metadata
-
-    names = ("duckdb", "duckdb-extension-postgres", "psycopg", "pandas", "sqlalchemy", "dlt", "pyarrow")
-    out = {}
-    for name in names:
-        try:
-            out[name.replace("-", "_")] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name.replace("-", "_")] = None
-    return out
+    return package_versions(("duckdb", "duckdb-extension-postgres", "psycopg", "pandas", "sqlalchemy", "dlt", "pyarrow"))
 
 
 def child_drop_database(p: dict) -> dict:
@@ -400,114 +396,22 @@ CHILDREN = {
 }
 
 
-def child_main(method: str, params_file: str, out_file: str) -> int:
-    params = json.loads(Path(params_file).read_text())
-    try:
-        result = CHILDREN[method](params)
-        code = 0
-    except Exception as exc:  # reported to the orchestrator, which goes on with the next method
-        import traceback
-
-        traceback.print_exc()
-        result, code = {"error": f"{type(exc).__name__}: {exc}"}, 1
-    Path(out_file).write_text(json.dumps(result, default=str))
-    return code
-
-
 # ---------------------------------------------------------------------------------------------
-# Orchestrator
+# Orchestrator (child processes: bench/childproc.py)
 # ---------------------------------------------------------------------------------------------
 
 
-class Runner:
-    """Spawns children and reads their peak RSS with os.wait4; stops one that outlives --timeout."""
-
-    def __init__(self, workdir: Path, base_params: dict, timeout_s: float, peer_python: str):
-        self.workdir, self.base, self.timeout_s, self.peer_python = workdir, base_params, timeout_s, peer_python
-        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(INCLUDE), os.environ.get("PYTHONPATH")]))}
-        self.count = 0
-
-    def _wait(self, proc: subprocess.Popen, label: str) -> tuple[int, float, float]:
-        started = time.perf_counter()
-        deadline = started + self.timeout_s
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits on a reaped pid
-                return proc.returncode, time.perf_counter() - started, usage.ru_maxrss / 1024
-            if time.perf_counter() > deadline:
-                print(f"  {label}: over --timeout {self.timeout_s:.0f}s, stopping it", flush=True)
-                os.kill(proc.pid, signal.SIGKILL)
-                deadline = float("inf")
-            time.sleep(0.05)
-
-    def run(self, method: str, python: str | None = None, **params) -> dict:
-        """Run child_<method> in a fresh interpreter; its result plus rss_mb and wall_s."""
-        self.count += 1
-        stem = self.workdir / f"{self.count:02d}_{method}"
-        Path(f"{stem}.params.json").write_text(json.dumps({**self.base, **params}))
-        cmd = [
-            python or sys.executable,
-            str(Path(__file__).resolve()),
-            "--child",
-            method,
-            f"{stem}.params.json",
-            f"{stem}.out.json",
-        ]
-        with open(f"{stem}.log", "wb") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=REPO)
-            code, wall, rss = self._wait(proc, method)
-        out_path = Path(f"{stem}.out.json")
-        result = json.loads(out_path.read_text()) if out_path.exists() else {"error": f"child exited {code} without a result"}
-        if code != 0 and "error" not in result:
-            result["error"] = f"child exited {code}"
-        if "error" in result:
-            tail = Path(f"{stem}.log").read_text(errors="replace").strip().splitlines()[-15:]
-            result["log_tail"] = tail
-            print(f"  {method} FAILED: {result['error']}\n    " + "\n    ".join(tail), flush=True)
-        return {**result, "rss_mb": rss, "wall_s": wall}
-
+class PgRunner(Runner):
     def run_psql(self, dsn: str, table: str) -> dict:
         """The psql floor: psql itself is the child, so its RSS is psql's (within the orchestrator's floor)."""
         cmd = ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", f"\\copy (select * from {table}) to /dev/null"]
         log = self.workdir / "floor_psql.log"
-        with open(log, "wb") as fh:
-            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=self.env)
-            code, wall, rss = self._wait(proc, "psql")
+        code, wall, rss = self.run_command(cmd, "psql", log)
         text = log.read_text(errors="replace").strip()
         copied = re.search(r"^COPY (\d+)$", text, re.MULTILINE)
         if code != 0 or not copied:
             return {"error": text or f"psql exited {code}", "rss_mb": rss, "wall_s": wall}
         return {"seconds": wall, "rows": int(copied.group(1)), "rss_mb": rss, "wall_s": wall}
-
-
-def machine_info(runner: Runner, peer_python: str) -> dict:
-    """Machine facts, and package versions read by children (the orchestrator stays light)."""
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line), None
-    )
-    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
-    info = {
-        "cores": os.cpu_count(),
-        "cpu": cpu,
-        "memory_gb": round(mem_kb / 1024 / 1024, 1),
-        "kernel": os.uname().release,
-        "python": sys.version.split()[0],
-    }
-    versions = runner.run("versions")
-    if peer_python != sys.executable:
-        peers = runner.run("versions", python=peer_python)
-        versions.update({k: peers.get(k) for k in ("pandas", "dlt", "pyarrow")})
-    info.update({k: v for k, v in versions.items() if k not in ("rss_mb", "wall_s")})
-    return info
-
-
-def _file_mb(path: Path) -> float | None:
-    return path.stat().st_size / 1e6 if path.exists() else None
-
-
-def _fmt(value, spec: str, missing: str = "-") -> str:
-    return missing if value is None else format(value, spec)
 
 
 def print_load_table(results: dict, floor_s: float | None, rows: int) -> None:
@@ -540,7 +444,7 @@ def type_differences(results: dict) -> dict[str, list[str]]:
     return diffs
 
 
-def run_incremental(runner: Runner, workdir: Path, full_s: float | None) -> dict:
+def run_incremental(runner: PgRunner, workdir: Path, full_s: float | None) -> dict:
     """Initial incremental load (a full load: the warehouse is empty), then a day's changes, then nothing."""
     db = str(workdir / "ours_incremental.duckdb")
     steps = {}
@@ -601,7 +505,7 @@ def main() -> int:
     parser.add_argument("--child", nargs=3, metavar=("METHOD", "PARAMS", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child_main(*args.child)
+        return child_main(CHILDREN, *args.child)
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = set(methods) - set(ALL_METHODS)
@@ -610,7 +514,7 @@ def main() -> int:
             f"unknown methods {sorted(unknown)}" if unknown else "--rows must be >= 1 and --database a plain lowercase name"
         )
     peer_python = args.peer_python or (str(SEPARATE_VENV_PYTHON) if SEPARATE_VENV_PYTHON.exists() else sys.executable)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = utc_stamp()
     workdir = (args.workdir or Path(os.environ.get("TMPDIR", "/tmp"))) / f"zlv-bench-{stamp}-{os.getpid()}"
     workdir.mkdir(parents=True)
     dsn = f"{args.pg_dsn} dbname={args.database}"
@@ -624,8 +528,8 @@ def main() -> int:
         "ext_dir": str(workdir / "duckdb_extensions"),
         "watermark_index": not args.no_watermark_index,
     }
-    runner = Runner(workdir, base, args.timeout, peer_python)
-    info = machine_info(runner, peer_python)
+    runner = PgRunner(Path(__file__), workdir, base, args.timeout, peer_python)
+    info = machine_info(runner, peer_python, ("pandas", "dlt", "pyarrow"))
     report: dict = {"started_utc": stamp, "rows": args.rows, "database": args.database, "machine": info, "methods": methods}
     print(
         f"ZLV ingestion benchmark: {args.rows:,} rows, database {args.database}, {info['cores']} cores, "
@@ -659,7 +563,7 @@ def main() -> int:
             python = peer_python if method in ("pandas_chunks", "dlt_pyarrow") else None
             db = workdir / f"{method}.duckdb"
             loads[method] = runner.run(method, python=python, db=str(db))
-            loads[method]["file_mb"] = _file_mb(db)
+            loads[method]["file_mb"] = file_mb(db)
         for r in loads.values():
             if "seconds" in r and "error" not in r:
                 r["rows_per_s"] = (r.get("rows") or args.rows) / r["seconds"]
@@ -696,7 +600,7 @@ def main() -> int:
             if "error" not in setup2:
                 db2 = workdir / "ours_full_2x.duckdb"
                 r2 = runner.run("ours_full", table=f"{TABLE}_2x", db=str(db2))
-                r2["file_mb"] = _file_mb(db2)
+                r2["file_mb"] = file_mb(db2)
                 report["double"]["ours_full_2x"] = r2
                 if "error" not in r2:
                     r1 = loads.get("ours_full", {})

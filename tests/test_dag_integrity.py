@@ -2,13 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
+import shutil
 import time
 
 import pytest
 
-from zlv_dwh import ingest_files, ingest_postgres
+from zlv_dwh import dbt_project, ingest_files, ingest_postgres
 from zlv_dwh.dag_defaults import RAW_ASSETS
 from zlv_dwh.settings import DBT_MANIFEST, DBT_PROJECT_DIR, DUCKDB_POOL, REPO_ROOT
 
@@ -18,28 +17,7 @@ EXPECTED_DAGS = {"zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff"
 @pytest.fixture(scope="session")
 def manifest(tmp_path_factory) -> dict:
     """Build the dbt manifest as `make manifest` does (the DAGs render from it)."""
-    env = {
-        **os.environ,
-        "ZLV_WAREHOUSE_PATH": str(tmp_path_factory.mktemp("parse") / "wh.duckdb"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        "DBT_VERSION_CHECK": "False",
-    }
-    dbt = os.path.join(os.path.dirname(sys.executable), "dbt")
-    subprocess.run(
-        [
-            dbt,
-            "parse",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            "target",
-            "--quiet",
-        ],
-        env=env,
-        check=True,
-    )
+    dbt_project.build(env={"ZLV_WAREHOUSE_PATH": str(tmp_path_factory.mktemp("parse") / "wh.duckdb")})
     return json.loads((DBT_MANIFEST).read_text())
 
 
@@ -120,3 +98,19 @@ def test_dag_files_parse_fast(dagbag):
     # Scheduler parses these files constantly; the manifest load keeps it cheap. Printed, not timed.
     print(f"\nDagBag fill: {dagbag.fill_seconds:.2f}s for {len(dagbag.dags)} DAGs")
     assert dagbag.dagbag_stats, "DagBag recorded no parse stats"
+
+
+def test_a_manifest_older_than_the_project_is_refused(tmp_path):
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    manifest = project / "target" / "manifest.json"
+    with pytest.raises(dbt_project.StaleManifestError, match="is missing: build it with `make manifest`"):
+        dbt_project.check(project, manifest)
+    dbt_project.build(project, env={"ZLV_WAREHOUSE_PATH": str(tmp_path / "wh.duckdb")})
+    dbt_project.check(project, manifest)
+    model = project / "models" / "marts" / "housing_geo.sql"
+    model.write_text(model.read_text() + "\n-- edited after the manifest was built\n")
+    with pytest.raises(dbt_project.StaleManifestError, match="is stale: the dbt project .* changed since it was built"):
+        dbt_project.check(project, manifest)
+    dbt_project.build(project, env={"ZLV_WAREHOUSE_PATH": str(tmp_path / "wh.duckdb")})
+    dbt_project.check(project, manifest)

@@ -1,7 +1,7 @@
 """Cosmos configuration for the dbt project, built once so every DAG renders it the same way.
 
-The project is loaded from a manifest built ahead (`make manifest`, `dbt parse`): DAG files then
-parse in about a second with no database. Models run in-process (dbtRunner), tests after each model,
+The project is loaded from a manifest built ahead (`make manifest`, `dbt parse`) and checked against
+the project files (zlv_dwh.dbt_project): DAG files then parse in about a second with no database. Models run in-process (dbtRunner), tests after each model,
 every dbt task in the one-slot DuckDB pool."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from pathlib import Path
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
+from zlv_dwh import dbt_project
 from zlv_dwh.settings import DBT_MANIFEST, DBT_PROJECT_DIR, DUCKDB_POOL, Paths
 
 
 def project_config() -> ProjectConfig:
-    if not DBT_MANIFEST.exists():
-        raise FileNotFoundError(f"{DBT_MANIFEST} is missing: build it with `make manifest` (dbt parse)")
+    dbt_project.check()  # a stale manifest fails the DAG import, visibly, instead of rendering old models
     return ProjectConfig(
         dbt_project_path=DBT_PROJECT_DIR,
         manifest_path=DBT_MANIFEST,

@@ -107,19 +107,10 @@ def generate_sources(stack: Stack, admin_pg_url: str, seed: int, scale: int) -> 
 
 
 def build_manifest(env: dict, dbt_project_dir: Path, log_dir: Path) -> None:
-    """`dbt parse`: the manifest Cosmos renders the DAG from (no database needed)."""
+    """`dbt parse` + fingerprint: the manifest Cosmos renders the DAG from (no database needed)."""
     _run(
-        [
-            str(BIN / "dbt"),
-            "parse",
-            "--project-dir",
-            str(dbt_project_dir),
-            "--profiles-dir",
-            str(dbt_project_dir),
-            "--target-path",
-            "target",
-        ],
-        env,
+        [str(BIN / "python"), "-m", "zlv_dwh.dbt_project", "build"],
+        {**env, "ZLV_DBT_PROJECT_DIR": str(dbt_project_dir)},
         log_dir / "dbt_parse.log",
         "dbt parse",
     )
