@@ -13,7 +13,13 @@ Runs when any raw family is updated (assets), builds the dbt project `include/db
 (each model's tests right after it), then:
 - `rgpd_audit`: every mart column must carry `meta.rgpd` and none may be personal data; a failure
   stops the run here and **nothing is published** (the previous file stays as it was);
-- `publish`: copies the marts into the file Metabase reads, atomically.
+- `publish`: copies the marts into the file Metabase reads, atomically;
+- `dbt_docs`: regenerates the dbt documentation (`<data>/dbt_docs/static_index.html`, also under
+  Browse > dbt docs when `AIRFLOW__COSMOS__DBT_DOCS_PROJECTS` points there).
+
+`source_freshness` runs beside them: `dbt source freshness` against the thresholds declared in the
+sources; it fails (and alerts) when a raw table is past its error threshold, without stopping the
+models, which build from what is there.
 
 **On failure**: a red dbt task shows the model or test that failed (its log has dbt's output); a
 red `rgpd_audit` lists each offending mart and column (table `ops.rgpd_audit`). These need a fix,
@@ -51,4 +57,15 @@ with DAG(
         """Atomically replace the published marts file Metabase reads."""
         return airflow_tasks.publish_marts(context["run_id"])
 
-    dbt >> rgpd_audit() >> publish()
+    @task(pool=DUCKDB_POOL, retries=0)
+    def source_freshness() -> str:
+        """How stale each raw table is; fails past a source's error threshold."""
+        return airflow_tasks.check_source_freshness()
+
+    @task(pool=DUCKDB_POOL)
+    def dbt_docs() -> str:
+        """Regenerate the dbt documentation site from the models just built."""
+        return airflow_tasks.generate_dbt_docs()
+
+    source_freshness()
+    dbt >> rgpd_audit() >> publish() >> dbt_docs()

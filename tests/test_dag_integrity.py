@@ -67,7 +67,13 @@ def test_every_duckdb_writer_uses_the_one_slot_pool(dagbag):
     writers = []
     for dag in dagbag.dags.values():
         for t in dag.tasks:
-            if t.task_id.startswith(("load_", "dbt.")) or t.task_id in ("rgpd_audit", "publish", "finish"):
+            if t.task_id.startswith(("load_", "dbt.")) or t.task_id in (
+                "rgpd_audit",
+                "publish",
+                "finish",
+                "source_freshness",
+                "dbt_docs",
+            ):
                 writers.append(t)
                 assert t.pool == DUCKDB_POOL, f"{dag.dag_id}.{t.task_id} runs in pool {t.pool}"
     assert len(writers) > 20

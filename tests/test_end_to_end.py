@@ -5,6 +5,7 @@ is idempotent, and runs the transform DAG once with a deliberately bad mart to p
 audit stops publication."""
 
 import hashlib
+import json
 import shutil
 
 import duckdb
@@ -66,6 +67,17 @@ def test_audit_passed_and_marts_are_published(first_run, stack):
     assert con.execute("select count(*) from housing_geo").fetchone()[0] == marts["housing_geo"]
     with pytest.raises(duckdb.Error):
         con.execute("create table intruder as select 1")
+
+
+def test_the_run_leaves_fresh_sources_and_the_dbt_docs_site(first_run, stack):
+    sources = json.loads((stack.paths.dbt_freshness_dir / "sources.json").read_text())["results"]
+    names = {r["unique_id"].split(".", 2)[2] for r in sources}
+    assert {"production.fast_housing", "locomvac.lovac", "ff.ff_owners"} <= names
+    assert {r["status"] for r in sources} == {"pass"}  # everything was just loaded
+    page = stack.paths.dbt_docs_dir / "static_index.html"
+    assert page.stat().st_size > 100_000 and b"vacancy_by_territory" in page.read_bytes()
+    catalog = json.loads((stack.paths.dbt_docs_dir / "catalog.json").read_text())
+    assert "model.zlv.housing_geo" in catalog["nodes"]
 
 
 def test_every_model_column_is_documented_and_classified(first_run, stack):

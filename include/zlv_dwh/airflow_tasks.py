@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import os
 
-from zlv_dwh import ingest_files, ingest_postgres, pii, publish, rgpd_audit
+from zlv_dwh import dbt_commands, ingest_files, ingest_postgres, pii, publish, rgpd_audit
 from zlv_dwh.settings import DBT_MANIFEST, Paths
 from zlv_dwh.warehouse import connect
 
@@ -127,3 +127,17 @@ def publish_marts(run_id: str) -> dict:
     result = publish.publish(paths.warehouse, paths.published_marts, run_id)
     log.info("published %s to %s", result.tables, result.path)
     return {"path": str(result.path), "tables": result.tables}
+
+
+def check_source_freshness() -> str:
+    """Log each raw table's staleness; fail (so the alert goes out) when one is past its error threshold."""
+    paths = Paths.from_env()
+    report = dbt_commands.source_freshness(paths.warehouse, paths.dbt_freshness_dir)
+    if report.by_status("error") or report.by_status("runtime error"):
+        raise dbt_commands.DbtCommandError(report.summary())
+    return report.summary()
+
+
+def generate_dbt_docs() -> str:
+    paths = Paths.from_env()
+    return str(dbt_commands.generate_docs(paths.warehouse, paths.dbt_docs_dir))

@@ -41,5 +41,14 @@ class Paths:
         return self.published_dir / "zlv_marts.duckdb"
 
     @property
+    def dbt_docs_dir(self) -> Path:
+        """The dbt documentation site (static_index.html opens alone; Cosmos serves index.html)."""
+        return self.data_dir / "dbt_docs"
+
+    @property
+    def dbt_freshness_dir(self) -> Path:
+        return self.data_dir / "dbt_freshness"
+
+    @property
     def extension_dir(self) -> Path:
         return self.data_dir / "duckdb_extensions"

@@ -18,6 +18,12 @@ housing as (
 
 ),
 
+milestones as (
+
+    select * from {{ ref('int_housing_status_milestones') }}
+
+),
+
 final as (
 
     select
@@ -32,14 +38,18 @@ final as (
         campaigns_housing.housing_geo_code,
         housing.status as current_status,
         housing.status_label as current_status_label,
-        coalesce(housing.status >= 2, false) as is_contacted,
-        coalesce(housing.status = 4, false) as has_exited_vacancy
+        -- the current status, or the history when the housing went further and came back
+        coalesce(housing.status >= 2 or milestones.first_contacted_at is not null, false) as is_contacted,
+        coalesce(housing.status in (3, 4) or milestones.first_answered_at is not null, false) as has_answered,
+        coalesce(housing.status = 4 or milestones.exited_vacancy_at is not null, false) as has_exited_vacancy
 
     from campaigns_housing
     inner join campaigns
         on campaigns_housing.campaign_id = campaigns.campaign_id
     left join housing
         on campaigns_housing.housing_id = housing.housing_id
+    left join milestones
+        on campaigns_housing.housing_id = milestones.housing_id
 
 )
 

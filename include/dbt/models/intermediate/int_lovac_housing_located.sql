@@ -29,7 +29,8 @@ final as (
         lovac.is_dwelling,
         lovac.is_vacant,
         lovac.is_private,
-        lovac.is_fil
+        lovac.is_fil,
+        coalesce(lovac.is_vacant and lovac.vacancy_start_year < lovac.data_year - 2, false) as is_long_term_vacant
 
     from lovac
     left join communes

@@ -25,6 +25,7 @@ housing_counts as (
         establishment_id,
         count(distinct housing_id) as housing_in_campaigns_count,
         count(distinct housing_id) filter (where is_contacted) as housing_contacted_count,
+        count(distinct housing_id) filter (where has_answered) as housing_answered_count,
         count(distinct housing_id) filter (where has_exited_vacancy) as housing_exited_count
 
     from campaign_housing
@@ -43,6 +44,7 @@ final as (
         coalesce(campaign_counts.campaigns_sent_count, 0) as campaigns_sent_count,
         coalesce(housing_counts.housing_in_campaigns_count, 0) as housing_in_campaigns_count,
         coalesce(housing_counts.housing_contacted_count, 0) as housing_contacted_count,
+        coalesce(housing_counts.housing_answered_count, 0) as housing_answered_count,
         coalesce(housing_counts.housing_exited_count, 0) as housing_exited_count
 
     from establishments

@@ -26,7 +26,8 @@ territory_housing as (
             is_dwelling,
             is_vacant,
             is_private,
-            is_fil
+            is_fil,
+            is_long_term_vacant
         from lovac_housing
         where {{ columns[0] }} is not null
         {% if not loop.last %}union all{% endif %}
@@ -44,7 +45,8 @@ final as (
         count(*) filter (where is_dwelling) as dwelling_count,
         count(*) filter (where is_dwelling and is_vacant) as vacant_housing_count,
         count(*) filter (where is_dwelling and is_vacant and is_private) as private_vacant_housing_count,
-        count(*) filter (where is_fil) as fil_housing_count
+        count(*) filter (where is_fil) as fil_housing_count,
+        count(*) filter (where is_dwelling and is_long_term_vacant) as long_term_vacant_housing_count
 
     from territory_housing
     group by territory_level, territory_code, lovac_millesime
