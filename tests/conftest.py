@@ -4,6 +4,7 @@ Each test session gets its own database and bucket, so runs never see each other
 
 from __future__ import annotations
 
+import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,8 +12,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from zlv_dwh import dbt_project
 from zlv_dwh.demo import generate, services
 from zlv_dwh.ingest_files import S3Settings
+from zlv_dwh.settings import DBT_MANIFEST
 
 # Test secrets: distinctive so that a leak into a log or a file is easy to grep for.
 TEST_HASH_KEY = b"zlv-test-pseudonymisation-key-5f1c"
@@ -84,3 +87,10 @@ def s3(s3_service, demo) -> tuple[S3Settings, str]:
     bucket = f"zlv-test-{os.getpid()}"
     generate.upload_files(demo, s3_service.url, access, secret, bucket)
     return S3Settings(s3_service.url, access, secret), bucket
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest(tmp_path_factory) -> dict:
+    """The dbt manifest, built as `make manifest` does (the DAGs render from it)."""
+    dbt_project.build(env={"ZLV_WAREHOUSE_PATH": str(tmp_path_factory.mktemp("parse") / "wh.duckdb")})
+    return json.loads(DBT_MANIFEST.read_text())

@@ -1,6 +1,5 @@
 """Every DAG file imports, and every DuckDB writer runs in the one-slot pool."""
 
-import json
 import os
 import shutil
 import time
@@ -9,20 +8,13 @@ import pytest
 
 from zlv_dwh import dbt_project, ingest_files, ingest_postgres
 from zlv_dwh.dag_defaults import RAW_ASSETS
-from zlv_dwh.settings import DBT_MANIFEST, DBT_PROJECT_DIR, DUCKDB_POOL, REPO_ROOT
+from zlv_dwh.settings import DBT_PROJECT_DIR, DUCKDB_POOL, REPO_ROOT
 
 EXPECTED_DAGS = {"zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff", "zlv_transform"}
 
 
 @pytest.fixture(scope="session")
-def manifest(tmp_path_factory) -> dict:
-    """Build the dbt manifest as `make manifest` does (the DAGs render from it)."""
-    dbt_project.build(env={"ZLV_WAREHOUSE_PATH": str(tmp_path_factory.mktemp("parse") / "wh.duckdb")})
-    return json.loads((DBT_MANIFEST).read_text())
-
-
-@pytest.fixture(scope="session")
-def dagbag(manifest, tmp_path_factory):
+def dagbag(dbt_manifest, tmp_path_factory):
     os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow_home")))
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     from airflow.dag_processing.dagbag import DagBag
@@ -79,7 +71,8 @@ def test_every_duckdb_writer_uses_the_one_slot_pool(dagbag):
     assert len(writers) > 20
 
 
-def test_each_dbt_model_is_its_own_task_with_its_tests_after_it(dagbag, manifest):
+def test_each_dbt_model_is_its_own_task_with_its_tests_after_it(dagbag, dbt_manifest):
+    manifest = dbt_manifest
     dag = dagbag.dags["zlv_transform"]
     task_ids = set(dag.task_ids)
     models = [n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"]

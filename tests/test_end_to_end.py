@@ -80,6 +80,14 @@ def test_the_run_leaves_fresh_sources_and_the_dbt_docs_site(first_run, stack):
     assert "model.zlv.housing_geo" in catalog["nodes"]
 
 
+def test_owners_match_across_zlv_and_ff_through_the_keyed_hash_alone(first_run, stack):
+    with duckdb.connect(str(stack.paths.warehouse), read_only=True) as con:
+        both, total = con.execute(
+            "select count(*) filter (where is_in_zlv and is_in_ff), count(*) from intermediate.int_owners_deduplicated"
+        ).fetchone()
+    assert 0 < both <= total
+
+
 def test_every_model_column_is_documented_and_classified(first_run, stack):
     from zlv_dwh import rgpd_audit
 
