@@ -1,11 +1,13 @@
 """The audit's rules on a real DuckDB file and a manifest shaped like dbt's."""
 
+import dataclasses
 import json
 
 import duckdb
 import pytest
 
-from zlv_dwh import rgpd_audit
+from conftest import TEST_HASH_KEY
+from zlv_dwh import pii, rgpd_audit
 
 
 def _manifest(tmp_path, columns: dict[str, dict[str, str | None]]):
@@ -34,9 +36,10 @@ def con():
 
 def test_classified_non_personal_marts_pass(con, tmp_path):
     manifest = _manifest(tmp_path, {"vacancy": {"geo_code": "none", "vacant_housing": "aggregated"}})
-    report = rgpd_audit.audit(con, manifest, "r1")
+    report = rgpd_audit.audit(con, manifest, "r1", key=TEST_HASH_KEY)
     assert report.verdict == "pass", report.summary()
     assert report.marts == ["vacancy"]
+    assert "content:email" in {c.check_name for c in report.checks}  # the text column was scanned
 
 
 @pytest.mark.parametrize(
@@ -114,3 +117,84 @@ def test_documentation_gaps_name_each_missing_or_unclassified_column(con, tmp_pa
     assert "vacancy.geo_code: rgpd class 'personal' not in ['aggregated', 'none', 'pseudonymised']" in gaps
     assert "vacancy.vacant_housing: in the table, not in the YAML" in gaps
     assert "vacancy.ghost: in the YAML, not in the table" in gaps
+
+
+REAL_OWNER = "Hélène Marchand"
+REAL_EMAIL = "helene.marchand@exemple.fr"
+
+
+@pytest.fixture
+def raw_people(con):
+    """The raw zone as the ingestion leaves it: real names and emails only as keyed hashes."""
+    con.execute("create schema raw_production")
+    con.execute(
+        "create table raw_production.owners as select ? as full_name, ? as email",
+        [pii.hmac_sha256_hex(TEST_HASH_KEY, REAL_OWNER), pii.hmac_sha256_hex(TEST_HASH_KEY, REAL_EMAIL)],
+    )
+    con.execute("create table raw_production.users as select ? as email", [pii.hmac_sha256_hex(TEST_HASH_KEY, "agent@ville.fr")])
+    return con
+
+
+@pytest.mark.parametrize(
+    "label, check",
+    [
+        (f"  {REAL_OWNER} ", "content:known_people"),  # a real owner's name copied into a label
+        ("Relancer agent@ville.fr avant lundi", "content:email"),  # an email inside free text
+        ("rappeler au 06 12 34 56 78", "content:french_phone"),
+        ("RIB FR76 3000 6000 0112 3456 7890 189", "content:iban"),
+    ],
+)
+def test_planted_personal_values_are_found_and_never_printed(raw_people, tmp_path, label, check):
+    con = raw_people
+    con.execute("create table marts.campaign_notes as select 'c1' as campaign_label, ? as campaign_comment", [label])
+    manifest = _manifest(
+        tmp_path,
+        {
+            "vacancy": {"geo_code": "none", "vacant_housing": "aggregated"},
+            "campaign_notes": {"campaign_label": "none", "campaign_comment": "none"},
+        },
+    )
+    report = rgpd_audit.audit(con, manifest, "r1", key=TEST_HASH_KEY)
+    failed = {(c.mart, c.column_name, c.check_name) for c in report.failures}
+    assert failed == {("campaign_notes", "campaign_comment", check)}, report.summary()
+    assert "1 value(s) of all 1 row(s)" in report.summary()
+    out = report.summary() + report.to_json()
+    assert label.strip() not in out and REAL_OWNER not in out and "06 12" not in out
+
+
+def test_a_date_of_birth_is_personal_only_next_to_a_name_like_column(raw_people, tmp_path):
+    con = raw_people
+    con.execute("create table marts.listing as select 'A1' as owner_label, '12/03/1961' as extra_info")
+    con.execute("create table marts.calendar as select 'c1' as code, '2024-01-15' as period")
+    manifest = _manifest(
+        tmp_path,
+        {
+            "vacancy": {"geo_code": "none", "vacant_housing": "aggregated"},
+            "listing": {"owner_label": "none", "extra_info": "none"},
+            "calendar": {"code": "none", "period": "none"},
+        },
+    )
+    report = rgpd_audit.audit(con, manifest, "r1", key=TEST_HASH_KEY)
+    assert {(c.mart, c.column_name, c.check_name) for c in report.failures} == {
+        ("listing", "extra_info", "content:date_of_birth")
+    }
+    assert "next to name-like column(s) owner_label" in report.summary()
+
+
+def test_large_marts_are_scanned_through_a_sample_and_the_report_is_written_as_json(raw_people, tmp_path):
+    con = raw_people
+    con.execute("create table marts.big as select i::varchar as code from range(5000) t(i)")
+    policy = pii.load_policy()
+    small = dataclasses.replace(policy, content_scan={**policy.content_scan, "full_scan_below_rows": 1000, "sample_rows": 300})
+    manifest = _manifest(tmp_path, {"vacancy": {"geo_code": "none", "vacant_housing": "aggregated"}, "big": {"code": "none"}})
+    report = rgpd_audit.audit(con, manifest, "r1", policy=small, key=TEST_HASH_KEY)
+    assert report.verdict == "pass"
+    assert any("of a sample of 300 row(s)" in c.detail for c in report.checks if c.mart == "big")
+    written = json.loads(rgpd_audit.write_json(report, tmp_path / "rgpd_audit.json").read_text())
+    assert written["verdict"] == "pass" and {c["check_name"] for c in written["checks"]} >= {"classification", "content:email"}
+
+
+def test_without_the_key_the_known_people_check_cannot_pass(con, tmp_path):
+    manifest = _manifest(tmp_path, {"vacancy": {"geo_code": "none", "vacant_housing": "aggregated"}})
+    report = rgpd_audit.audit(con, manifest, "r1")
+    assert report.verdict == "fail" and "no pseudonymisation key" in report.summary()

@@ -114,8 +114,10 @@ def finish_file_family(family: str, refs: list[dict], outcomes: list[dict], run_
 def run_rgpd_audit(run_id: str) -> str:
     paths = Paths.from_env()
     with connect(paths.warehouse) as con:
-        report = rgpd_audit.audit(con, DBT_MANIFEST, run_id)
+        report = rgpd_audit.audit(con, DBT_MANIFEST, run_id, key=pseudonymisation_key())
         rgpd_audit.record(con, report)
+    paths.published_dir.mkdir(parents=True, exist_ok=True)
+    rgpd_audit.write_json(report, paths.published_dir / "rgpd_audit.json")
     log.info("%s", report.summary())
     if report.verdict != "pass":
         raise rgpd_audit.RgpdAuditFailed(report.summary())

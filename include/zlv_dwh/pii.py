@@ -29,6 +29,7 @@ class PiiPolicy:
     personal_name_patterns: tuple[re.Pattern, ...]
     key_env: str
     key_airflow_variable: str
+    content_scan: dict
 
     def looks_personal(self, column: str) -> str | None:
         """The pattern a column name matches, if it names personal data."""
@@ -47,6 +48,7 @@ def load_policy(path: Path | None = None) -> PiiPolicy:
         personal_name_patterns=tuple(re.compile(p) for p in raw["personal_name_patterns"]),
         key_env=raw["key"]["env"],
         key_airflow_variable=raw["key"]["airflow_variable"],
+        content_scan=raw.get("content_scan") or {},
     )
 
 

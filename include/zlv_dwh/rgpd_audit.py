@@ -10,13 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from zlv_dwh import pii
 from zlv_dwh.pii import PiiPolicy, load_policy
-from zlv_dwh.warehouse import table_exists
+from zlv_dwh.warehouse import quote_ident, quote_literal, table_exists
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ class AuditReport:
     marts: list[str] = field(default_factory=list)
     checks: list[ColumnCheck] = field(default_factory=list)
 
+    approvals: list[str] = field(default_factory=list)
+
     @property
     def failures(self) -> list[ColumnCheck]:
         return [c for c in self.checks if c.status == "fail"]
@@ -65,9 +70,11 @@ class AuditReport:
         return "fail" if self.failures or not self.marts else "pass"
 
     def summary(self) -> str:
+        scanned = sum(1 for c in self.checks if c.check_name.startswith("content:"))
         lines = [
             f"RGPD audit {self.verdict.upper()}: {len(self.marts)} mart(s), "
-            f"{sum(1 for c in self.checks if c.check_name == 'classification')} column(s), {len(self.failures)} failure(s)"
+            f"{sum(1 for c in self.checks if c.check_name == 'classification')} column(s), "
+            f"{scanned} content check(s), {len(self.failures)} failure(s)"
         ]
         lines += [f"  FAIL {c.mart}.{c.column_name}: {c.check_name} ({c.detail})" for c in self.failures]
         return "\n".join(lines)
@@ -133,8 +140,10 @@ def audit(
     run_id: str,
     marts_schema: str = "marts",
     policy: PiiPolicy | None = None,
+    key: bytes | None = None,
 ) -> AuditReport:
-    """Check every column of every table in the marts schema against its classification."""
+    """Check every column of every table in the marts schema: its classification, its name, and
+    the values of its text columns (content scan)."""
     policy = policy or load_policy()
     declared = mart_classifications(manifest_path, marts_schema)
     actual: dict[str, list[str]] = {}
@@ -167,7 +176,102 @@ def audit(
                 )
     if not report.marts:
         report.checks.append(ColumnCheck("*", "*", None, "marts_present", "fail", f"no table in schema {marts_schema}"))
+    report.checks += content_scan(con, marts_schema, {m: declared.get(m, {}) for m in actual}, policy, key)
     return report
+
+
+def _known_personal_hashes(con, policy: PiiPolicy) -> tuple[int, list[str]]:
+    """Collect the keyed hashes of real names/emails from the raw zone into a temp table."""
+    con.execute("create or replace temp table _zlv_personal_hashes (h varchar)")
+    missing = []
+    for ref in policy.content_scan.get("known_personal_hashes", []):
+        schema, table, column = ref.split(".")
+        if not table_exists(con, schema, table):
+            missing.append(ref)
+            continue
+        con.execute(
+            f"insert into _zlv_personal_hashes select distinct {quote_ident(column)} from "
+            f"{quote_ident(schema)}.{quote_ident(table)} where {quote_ident(column)} is not null"
+        )
+    return con.execute("select count(*) from _zlv_personal_hashes").fetchone()[0], missing
+
+
+def content_scan(con, marts_schema: str, classes: dict[str, dict], policy: PiiPolicy, key: bytes | None) -> list[ColumnCheck]:
+    """Look at the values of every text column: patterns of personal data, and exact matches with
+    the real owners' and users' names and emails, compared through their keyed hashes. Findings
+    carry counts, never a value."""
+    scan = policy.content_scan
+    if not scan:
+        return []
+    checks: list[ColumnCheck] = []
+    patterns = dict(scan.get("patterns", {}))
+    dob = scan.get("date_of_birth") or {}
+    hashes, missing = (0, [])
+    if key:
+        pii.install_key(con, key)
+        hashes, missing = _known_personal_hashes(con, policy)
+    else:
+        checks.append(
+            ColumnCheck(
+                "*", "*", None, "content:known_people", "fail", "no pseudonymisation key: cannot compare with raw names/emails"
+            )
+        )
+    if missing:
+        checks.append(
+            ColumnCheck("*", "*", None, "content:known_people", "skipped", f"not in the warehouse: {', '.join(missing)}")
+        )
+    text_columns: dict[str, list[str]] = {}
+    for table, column in con.execute(
+        "select table_name, column_name from information_schema.columns where table_catalog = current_database() "
+        "and table_schema = ? and data_type = 'VARCHAR' order by table_name, ordinal_position",
+        [marts_schema],
+    ).fetchall():
+        text_columns.setdefault(table, []).append(column)
+    for mart, columns in sorted(text_columns.items()):
+        relation = f"{quote_ident(marts_schema)}.{quote_ident(mart)}"
+        rows = con.execute(f"select count(*) from {relation}").fetchone()[0]
+        full = rows <= int(scan.get("full_scan_below_rows", 0))
+        sample = "" if full else f" using sample reservoir({int(scan.get('sample_rows', 10000))} rows) repeatable (42)"
+        con.execute(
+            f"create or replace temp table _zlv_scan as select {', '.join(map(quote_ident, columns))} from {relation}{sample}"
+        )
+        scanned = con.execute("select count(*) from _zlv_scan").fetchone()[0]
+        how = f"{'all' if full else 'a sample of'} {scanned:,} row(s)"
+        all_columns = [r[0] for r in con.execute(f"select column_name from (describe {relation})").fetchall()]
+        name_like = [
+            c for c in all_columns if re.search(dob.get("name_like_columns", "$^"), c.lower()) or policy.looks_personal(c)
+        ]
+        for column in columns:
+            cls = classes.get(mart, {}).get(column)
+            col = quote_ident(column)
+            tests = dict(patterns)
+            if dob and name_like:
+                tests["date_of_birth"] = dob["pattern"]
+            for name, pattern in tests.items():
+                hits = con.execute(
+                    f"select count(*) from _zlv_scan where regexp_matches({col}, {quote_literal(pattern)})"
+                ).fetchone()[0]
+                detail = f"{hits:,} value(s) of {how} match the {name} pattern"
+                if name == "date_of_birth":
+                    detail += f" next to name-like column(s) {', '.join(name_like)}"
+                checks.append(ColumnCheck(mart, column, cls, f"content:{name}", "fail" if hits else "pass", detail))
+            if key and hashes:
+                hits = con.execute(
+                    f"select count(*) from _zlv_scan where {pii.hmac_sql(col)} in (select h from _zlv_personal_hashes) "
+                    f"or {pii.hmac_sql(f'trim({col})')} in (select h from _zlv_personal_hashes)"
+                ).fetchone()[0]
+                detail = f"{hits:,} value(s) of {how} are the name or email of a real owner or user (matched by keyed hash)"
+                checks.append(ColumnCheck(mart, column, cls, "content:known_people", "fail" if hits else "pass", detail))
+    con.execute("drop table if exists _zlv_scan")
+    return checks
+
+
+def write_json(report: AuditReport, path: Path) -> Path:
+    """The report as JSON, written atomically (beside the published file, read by people and tools)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(report.to_json(), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
 
 
 def record(con: duckdb.DuckDBPyConnection, report: AuditReport) -> None:
