@@ -1,6 +1,6 @@
 """ZLV: build the dbt models (one Airflow task each), audit the marts for personal data, publish."""
 
-from airflow.sdk import DAG, Asset, task
+from airflow.sdk import DAG, Asset, Param, task
 from cosmos import DbtTaskGroup
 
 from zlv_dwh import airflow_tasks, dbt_rendering
@@ -13,6 +13,11 @@ Runs when any raw family is updated (assets), builds the dbt project `include/db
 (each model's tests right after it), then:
 - `rgpd_audit`: every mart column must carry `meta.rgpd` and none may be personal data; a failure
   stops the run here and **nothing is published** (the previous file stays as it was);
+- `indicator_drift_gate`: compares the headline indicators (`include/config/indicators.yml`) with
+  the published file; a change beyond tolerance stops the run with a table of old / new / change.
+  After checking the figures, approve by triggering again with the param
+  `approve_indicator_drift` = true, or add the run id to the variable `zlv_approved_drift_run_ids`
+  and clear the task. A first publication passes;
 - `publish`: copies the marts into the file Metabase reads, atomically;
 - `dbt_docs`: regenerates the dbt documentation (`<data>/dbt_docs/static_index.html`, also under
   Browse > dbt docs when `AIRFLOW__COSMOS__DBT_DOCS_PROJECTS` points there).
@@ -36,6 +41,11 @@ with DAG(
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["zlv", "dbt", "publish"],
+    params={
+        "approve_indicator_drift": Param(
+            False, type="boolean", description="Publish even if headline indicators moved beyond tolerance (after checking them)."
+        )
+    },
 ):
     dbt = DbtTaskGroup(
         group_id="dbt",
@@ -51,6 +61,11 @@ with DAG(
     def rgpd_audit(**context) -> str:
         """Fail the run if any mart column is unclassified or personal."""
         return airflow_tasks.run_rgpd_audit(context["run_id"])
+
+    @task(pool=DUCKDB_POOL, retries=0)
+    def indicator_drift_gate(**context) -> str:
+        """Stop before publishing when headline indicators moved beyond tolerance, unless approved."""
+        return airflow_tasks.run_indicator_drift_gate(context["run_id"], dict(context["params"]))
 
     @task(pool=DUCKDB_POOL)
     def publish(**context) -> dict:
@@ -68,4 +83,4 @@ with DAG(
         return airflow_tasks.generate_dbt_docs()
 
     source_freshness()
-    dbt >> rgpd_audit() >> publish() >> dbt_docs()
+    dbt >> rgpd_audit() >> indicator_drift_gate() >> publish() >> dbt_docs()

@@ -85,9 +85,11 @@ def test_each_dbt_model_is_its_own_task_with_its_tests_after_it(dagbag, dbt_mani
         assert f"dbt.{model}.run" in dag.get_task(f"dbt.{model}.test").upstream_task_ids
 
 
-def test_publish_runs_only_after_the_audit_which_runs_after_every_model(dagbag):
+def test_publish_runs_only_after_the_audit_and_the_drift_gate_which_run_after_every_model(dagbag):
     dag = dagbag.dags["zlv_transform"]
-    assert dag.get_task("publish").upstream_task_ids == {"rgpd_audit"}
+    assert dag.get_task("publish").upstream_task_ids == {"indicator_drift_gate"}
+    assert dag.get_task("indicator_drift_gate").upstream_task_ids == {"rgpd_audit"}
+    assert dag.get_task("indicator_drift_gate").retries == 0 and dag.params["approve_indicator_drift"] is False
     upstream_of_audit = dag.get_task("rgpd_audit").get_flat_relative_ids(upstream=True)
     assert {t for t in dag.task_ids if t.startswith("dbt.")} <= upstream_of_audit
     assert dag.get_task("rgpd_audit").retries == 0

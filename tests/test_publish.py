@@ -6,11 +6,13 @@ import json
 import duckdb
 import pytest
 
-from zlv_dwh import publish, rgpd_audit
+from conftest import TEST_HASH_KEY
+from zlv_dwh import indicator_drift, publish, rgpd_audit
 from zlv_dwh.warehouse import connect
 
 
-def _warehouse(tmp_path, run_id, verdict_ok=True, rows=3):
+def _warehouse(tmp_path, run_id, verdict_ok=True, rows=3, indicator=None):
+    """A warehouse with mart m (and mart ind: key k, value v, when `indicator` is given), audited for run_id."""
     wh = tmp_path / "warehouse.duckdb"
     manifest = tmp_path / "manifest.json"
     manifest.write_text(
@@ -23,7 +25,14 @@ def _warehouse(tmp_path, run_id, verdict_ok=True, rows=3):
                         "alias": "m",
                         "schema": "marts",
                         "columns": {"n": {"meta": {"rgpd": "aggregated" if verdict_ok else None}}},
-                    }
+                    },
+                    "model.zlv.ind": {
+                        "resource_type": "model",
+                        "name": "ind",
+                        "alias": "ind",
+                        "schema": "marts",
+                        "columns": {"k": {"meta": {"rgpd": "none"}}, "v": {"meta": {"rgpd": "aggregated"}}},
+                    },
                 }
             }
         )
@@ -31,7 +40,11 @@ def _warehouse(tmp_path, run_id, verdict_ok=True, rows=3):
     with connect(wh) as con:
         con.execute("create schema if not exists marts")
         con.execute(f"create or replace table marts.m as select range as n from range({rows})")
-        rgpd_audit.record(con, rgpd_audit.audit(con, manifest, run_id))
+        if indicator is not None:
+            con.execute("create or replace table marts.ind (k varchar, v double)")
+            con.executemany("insert into marts.ind values (?, ?)", list(indicator.items()))
+        rgpd_audit.record(con, rgpd_audit.audit(con, manifest, run_id, key=TEST_HASH_KEY))
+        indicator_drift.record(con, indicator_drift.DriftReport(run_id, "2026-01-01T00:00:00", first_publication=True))
     return wh
 
 

@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import os
 
-from zlv_dwh import dbt_commands, ingest_files, ingest_postgres, pii, publish, rgpd_audit
+from zlv_dwh import dbt_commands, indicator_drift, ingest_files, ingest_postgres, pii, publish, rgpd_audit
 from zlv_dwh.settings import DBT_MANIFEST, Paths
 from zlv_dwh.warehouse import connect
 
@@ -121,6 +121,32 @@ def run_rgpd_audit(run_id: str) -> str:
     log.info("%s", report.summary())
     if report.verdict != "pass":
         raise rgpd_audit.RgpdAuditFailed(report.summary())
+    return report.verdict
+
+
+def drift_approved(run_id: str, params: dict) -> bool:
+    """An operator approves a run's indicator changes by the DAG param, or by listing its run id in
+    the Airflow variable (for a run already started: set it, then clear the gate task)."""
+    config = indicator_drift.load_config()
+    if params.get(config.approval_param):
+        return True
+    from airflow.sdk import Variable
+
+    listed = Variable.get(config.approval_variable, default="") or ""
+    return run_id in {r.strip() for r in listed.split(",")}
+
+
+def run_indicator_drift_gate(run_id: str, params: dict) -> str:
+    paths = Paths.from_env()
+    approved = drift_approved(run_id, params)
+    with connect(paths.warehouse) as con:
+        report = indicator_drift.compare(con, paths.published_marts, run_id, approved)
+        indicator_drift.record(con, report)
+    paths.published_dir.mkdir(parents=True, exist_ok=True)
+    indicator_drift.write_json(report, paths.published_dir / "indicator_drift.json")
+    log.info("%s", report.summary())
+    if report.verdict == "fail":
+        raise indicator_drift.IndicatorDriftError(report.summary())
     return report.verdict
 
 

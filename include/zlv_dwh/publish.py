@@ -3,7 +3,7 @@
 The new file is written beside the old one under a temporary name, flushed to disk, then renamed
 over it: a reader opens either the previous complete file or the new complete one, never a half
 written file, and the pipeline never waits for readers. Publishing requires a passing RGPD audit
-of the same run."""
+and a passed (or approved) indicator drift gate of the same run."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from zlv_dwh import rgpd_audit
+from zlv_dwh import indicator_drift, rgpd_audit
 from zlv_dwh.warehouse import connect, quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,9 @@ def publish(warehouse: Path, published: Path, run_id: str, marts_schema: str = "
             verdict = rgpd_audit.verdict_of(con, run_id)
             if verdict != "pass":
                 raise PublishRefused(f"run {run_id}: RGPD audit verdict is {verdict or 'missing'}; nothing published")
+            drift = indicator_drift.verdict_of(con, run_id)
+            if drift not in ("pass", "approved"):
+                raise PublishRefused(f"run {run_id}: indicator drift gate verdict is {drift or 'missing'}; nothing published")
             names = [
                 r[0]
                 for r in con.execute(
