@@ -67,6 +67,11 @@ def test_audit_passed_and_marts_are_published(first_run, stack):
     assert con.execute("select count(*) from housing_geo").fetchone()[0] == marts["housing_geo"]
     with pytest.raises(duckdb.Error):
         con.execute("create table intruder as select 1")
+    public = {r[0] for r in con.execute("select view_name from duckdb_views() where schema_name = 'public'").fetchall()}
+    assert "vacancy_by_territory" in public and "housing_geo" not in public
+    assert con.execute("select count(*) from public.vacancy_by_territory").fetchone()[0] == marts["vacancy_by_territory"]
+    assert json.loads((stack.paths.published_dir / "rgpd_audit.json").read_text())["verdict"] == "pass"
+    assert json.loads((stack.paths.published_dir / "indicator_drift.json").read_text())["verdict"] == "pass"
 
 
 def test_the_run_leaves_fresh_sources_and_the_dbt_docs_site(first_run, stack):

@@ -29,7 +29,7 @@ def test_a_first_publication_passes_then_changes_are_compared_with_the_published
     out = tmp_path / "zlv_marts.duckdb"
     first = _gate(wh, out, "r1")
     assert first.verdict == "pass" and first.first_publication
-    publish.publish(wh, out, "r1")
+    publish.publish(wh, out, "r1", tmp_path / "manifest.json")
 
     _warehouse(tmp_path, "r2", indicator={"67": 1040, "69": 2000, "2A": 10})  # +4% within 5%, a new key is not a breach
     second = _gate(wh, out, "r2")
@@ -40,7 +40,7 @@ def test_a_jump_beyond_tolerance_or_a_vanished_key_blocks_publication_until_appr
     wh = _warehouse(tmp_path, "r1", indicator={"67": 1000, "69": 2000})
     out = tmp_path / "zlv_marts.duckdb"
     _gate(wh, out, "r1")
-    publish.publish(wh, out, "r1")
+    publish.publish(wh, out, "r1", tmp_path / "manifest.json")
     before = hashlib.sha256(out.read_bytes()).hexdigest()
 
     _warehouse(tmp_path, "r2", indicator={"67": 1088})  # the 8.8% inflation, and département 69 gone
@@ -50,12 +50,12 @@ def test_a_jump_beyond_tolerance_or_a_vanished_key_blocks_publication_until_appr
     assert "67" in table and "1,000" in table and "1,088" in table and "+8.8%" in table and "5%" in table
     assert "69" in table and "gone" in table
     with pytest.raises(publish.PublishRefused, match="indicator drift gate verdict is fail"):
-        publish.publish(wh, out, "r2")
+        publish.publish(wh, out, "r2", tmp_path / "manifest.json")
     assert hashlib.sha256(out.read_bytes()).hexdigest() == before
 
     approved = _gate(wh, out, "r2", approved=True)  # an operator looked and approved this run
     assert approved.verdict == "approved" and "approved by an operator" in approved.summary()
-    publish.publish(wh, out, "r2")
+    publish.publish(wh, out, "r2", tmp_path / "manifest.json")
     with connect(wh, read_only=True) as con:
         rows = con.execute("select key, status from ops.indicator_drift where run_id = 'r2' order by key").fetchall()
     assert rows == [("67", "approved"), ("69", "approved"), (None, "verdict")]

@@ -55,7 +55,7 @@ def _digest(path):
 def test_publish_writes_a_readable_private_file(tmp_path):
     wh = _warehouse(tmp_path, "r1")
     out = tmp_path / "published" / "zlv_marts.duckdb"
-    result = publish.publish(wh, out, "r1")
+    result = publish.publish(wh, out, "r1", tmp_path / "manifest.json")
     assert result.tables == {"m": 3}
     con = duckdb.connect(str(out), read_only=True)
     assert con.execute("select count(*) from m").fetchone() == (3,)
@@ -67,23 +67,23 @@ def test_publish_writes_a_readable_private_file(tmp_path):
 def test_failed_audit_publishes_nothing_and_keeps_the_previous_file(tmp_path):
     wh = _warehouse(tmp_path, "r1")
     out = tmp_path / "zlv_marts.duckdb"
-    publish.publish(wh, out, "r1")
+    publish.publish(wh, out, "r1", tmp_path / "manifest.json")
     before = _digest(out)
     wh = _warehouse(tmp_path, "r2", verdict_ok=False, rows=10)
     with pytest.raises(publish.PublishRefused, match="RGPD audit verdict is fail"):
-        publish.publish(wh, out, "r2")
+        publish.publish(wh, out, "r2", tmp_path / "manifest.json")
     with pytest.raises(publish.PublishRefused, match="verdict is missing"):
-        publish.publish(wh, out, "never-audited")
+        publish.publish(wh, out, "never-audited", tmp_path / "manifest.json")
     assert _digest(out) == before
 
 
 def test_republish_replaces_the_file_while_a_reader_holds_the_old_one(tmp_path):
     wh = _warehouse(tmp_path, "r1", rows=3)
     out = tmp_path / "zlv_marts.duckdb"
-    publish.publish(wh, out, "r1")
+    publish.publish(wh, out, "r1", tmp_path / "manifest.json")
     reader = duckdb.connect(str(out), read_only=True)  # a Metabase query in flight
     wh = _warehouse(tmp_path, "r2", rows=5)
-    publish.publish(wh, out, "r2")
+    publish.publish(wh, out, "r2", tmp_path / "manifest.json")
     assert reader.execute("select count(*) from m").fetchone() == (3,)  # old snapshot, still whole
     reader.close()
     assert duckdb.connect(str(out), read_only=True).execute("select count(*) from m").fetchone() == (5,)

@@ -152,7 +152,7 @@ def run_indicator_drift_gate(run_id: str, params: dict) -> str:
 
 def publish_marts(run_id: str) -> dict:
     paths = Paths.from_env()
-    result = publish.publish(paths.warehouse, paths.published_marts, run_id)
+    result = publish.publish(paths.warehouse, paths.published_marts, run_id, DBT_MANIFEST)
     log.info("published %s to %s", result.tables, result.path)
     return {"path": str(result.path), "tables": result.tables}
 

@@ -30,6 +30,7 @@ class PiiPolicy:
     key_env: str
     key_airflow_variable: str
     content_scan: dict
+    public_views: dict
 
     def looks_personal(self, column: str) -> str | None:
         """The pattern a column name matches, if it names personal data."""
@@ -49,6 +50,7 @@ def load_policy(path: Path | None = None) -> PiiPolicy:
         key_env=raw["key"]["env"],
         key_airflow_variable=raw["key"]["airflow_variable"],
         content_scan=raw.get("content_scan") or {},
+        public_views=raw.get("public_views") or {"schema": "public", "small_cells": {"threshold": 5, "marts": {}}},
     )
 
 

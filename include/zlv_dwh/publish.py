@@ -14,7 +14,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from zlv_dwh import indicator_drift, rgpd_audit
+import duckdb
+
+from zlv_dwh import indicator_drift, public_views, rgpd_audit
 from zlv_dwh.warehouse import connect, quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
@@ -38,8 +40,10 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def publish(warehouse: Path, published: Path, run_id: str, marts_schema: str = "marts") -> PublishResult:
-    """Publish the marts of `run_id` to `published` if, and only if, its RGPD audit passed."""
+def publish(warehouse: Path, published: Path, run_id: str, manifest: Path, marts_schema: str = "marts") -> PublishResult:
+    """Publish the marts of `run_id` to `published` if, and only if, its RGPD audit and indicator
+    drift gate passed: the marts as tables, and the `public` views (public columns, small cells
+    suppressed) built from the classes in dbt's manifest."""
     published = Path(published)
     published.parent.mkdir(parents=True, exist_ok=True)
     tmp = published.with_name(f".{published.name}.{os.getpid()}.tmp")
@@ -79,6 +83,9 @@ def publish(warehouse: Path, published: Path, run_id: str, marts_schema: str = "
                 )
             finally:
                 con.execute("detach pub")
+        views = public_views.definitions(rgpd_audit.mart_classifications(manifest, marts_schema), names)
+        with duckdb.connect(str(tmp)) as pub:  # views bind to the published file's own tables
+            public_views.create(pub, views)
         os.chmod(tmp, 0o640)
         _fsync(tmp)
         os.replace(tmp, published)
