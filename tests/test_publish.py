@@ -2,6 +2,10 @@
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -87,3 +91,47 @@ def test_republish_replaces_the_file_while_a_reader_holds_the_old_one(tmp_path):
     assert reader.execute("select count(*) from m").fetchone() == (3,)  # old snapshot, still whole
     reader.close()
     assert duckdb.connect(str(out), read_only=True).execute("select count(*) from m").fetchone() == (5,)
+
+
+def test_each_publication_keeps_a_snapshot_and_partner_exports_pruned_to_the_declared_number(tmp_path, monkeypatch):
+    monkeypatch.setattr(publish, "KEEP_SNAPSHOTS", 2)
+    out = tmp_path / "published" / "zlv_marts.duckdb"
+    for i, rows in enumerate((3, 4, 5)):
+        wh = _warehouse(tmp_path, f"r{i}", rows=rows, indicator={"67": 100.0})
+        publish.publish(wh, out, f"r{i}", tmp_path / "manifest.json")
+    snapshots = sorted((out.parent / "snapshots").iterdir())
+    assert len(snapshots) == 2 and snapshots[-1].stat().st_ino == out.stat().st_ino
+    assert duckdb.connect(str(snapshots[0]), read_only=True).execute("select count(*) from m").fetchone() == (4,)
+    exports = sorted(p for p in (out.parent / "exports").iterdir())
+    assert len(exports) == 2 and not [p for p in exports if p.name.startswith(".")]
+    manifest = json.loads((exports[-1] / "manifest.json").read_text())
+    files = {f["file"]: f for f in manifest["files"]}
+    assert set(files) == {"m.parquet", "m.csv", "ind.parquet", "ind.csv"} and files["m.csv"]["rows"] == 5
+    assert files["m.csv"]["sha256"] == hashlib.sha256((exports[-1] / "m.csv").read_bytes()).hexdigest()
+    assert (exports[-1] / "ind.csv").read_text(encoding="utf-8").splitlines()[0] == "k;v"
+
+
+def test_a_reader_pinned_to_the_declared_storage_version_opens_the_published_file(tmp_path):
+    """The DuckDB inside Metabase's driver lags behind: a DuckDB 1.1 reader must open the file."""
+    target = tmp_path / "duckdb_1_1"
+    uv = Path(sys.executable).with_name("uv")
+    installed = subprocess.run(
+        [str(uv), "pip", "install", "--python", sys.executable, "--target", str(target), "-q", "duckdb==1.1.3"],
+        capture_output=True,
+        text=True,
+    )
+    if installed.returncode != 0:
+        pytest.skip(f"duckdb 1.1.3 cannot be installed here: {installed.stderr.strip()[:200]}")
+    wh = _warehouse(tmp_path, "r1", rows=4, indicator={"67": 100.0})
+    out = tmp_path / "zlv_marts.duckdb"
+    publish.publish(wh, out, "r1", tmp_path / "manifest.json")
+    reader = (
+        "import sys, duckdb; c = duckdb.connect(sys.argv[1], read_only=True); "
+        "print(duckdb.__version__, c.execute('select count(*) from m').fetchone()[0], "
+        "c.execute('select count(*) from public.ind').fetchone()[0])"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", reader, str(out)], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(target)}
+    )
+    assert ran.returncode == 0, ran.stderr[-500:]
+    assert ran.stdout.split() == ["1.1.3", "4", "1"]

@@ -8,18 +8,25 @@ and a passed (or approved) indicator drift gate of the same run."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from zlv_dwh import indicator_drift, public_views, rgpd_audit
+from zlv_dwh import indicator_drift, pii, public_views, rgpd_audit
 from zlv_dwh.warehouse import connect, quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
+
+# Readers from DuckDB 1.1 on open the published file (the DuckDB driver for Metabase embeds DuckDB's
+# JDBC driver, which lags behind the Python release); ZLV_PUBLISHED_STORAGE_VERSION changes it.
+STORAGE_VERSION = os.environ.get("ZLV_PUBLISHED_STORAGE_VERSION", "v1.1.0")
+KEEP_SNAPSHOTS = int(os.environ.get("ZLV_PUBLISHED_SNAPSHOTS", "7"))
 
 
 class PublishRefused(RuntimeError):
@@ -48,6 +55,7 @@ def publish(warehouse: Path, published: Path, run_id: str, manifest: Path, marts
     published.parent.mkdir(parents=True, exist_ok=True)
     tmp = published.with_name(f".{published.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
+    exports_tmp = published.parent / "exports" / f".{os.getpid()}.tmp"
     tables: dict[str, int] = {}
     try:
         # Through the one warehouse connection helper (its lock, and the same DuckDB instance a
@@ -69,7 +77,8 @@ def publish(warehouse: Path, published: Path, run_id: str, manifest: Path, marts
             ]
             if not names:
                 raise PublishRefused(f"no table in schema {marts_schema} of {warehouse}; nothing published")
-            con.execute(f"attach {quote_literal(str(tmp))} as pub")
+            # An older storage format, so that the DuckDB inside Metabase's driver can open the file.
+            con.execute(f"attach {quote_literal(str(tmp))} as pub (storage_version {quote_literal(STORAGE_VERSION)})")
             try:
                 for name in names:
                     con.execute(
@@ -86,14 +95,76 @@ def publish(warehouse: Path, published: Path, run_id: str, manifest: Path, marts
         views = public_views.definitions(rgpd_audit.mart_classifications(manifest, marts_schema), names)
         with duckdb.connect(str(tmp)) as pub:  # views bind to the published file's own tables
             public_views.create(pub, views)
+        with duckdb.connect(str(tmp), read_only=True) as check:  # what a reader will open
+            found = {n: check.execute(f"select count(*) from main.{quote_ident(n)}").fetchone()[0] for n in names}
+            if found != tables:
+                raise PublishRefused(f"the new file does not hold the warehouse's rows ({found} != {tables}); nothing published")
+            export_manifest = export_public(check, [v.name for v in views], exports_tmp, run_id)
         os.chmod(tmp, 0o640)
         _fsync(tmp)
         os.replace(tmp, published)
         _fsync(published.parent)
+    except BaseException:
+        shutil.rmtree(exports_tmp, ignore_errors=True)
+        raise
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
+    exports = _place_exports(exports_tmp, published.parent / "exports", run_id)
+    snapshot = _keep_snapshot(published, run_id)
     report = published.with_suffix(".publication.json")
-    report.write_text(json.dumps({"run_id": run_id, "tables": tables}, indent=2), encoding="utf-8")
-    log.info("published %d mart(s) to %s", len(tables), published)
+    report.write_text(
+        json.dumps({"run_id": run_id, "tables": tables, "snapshot": snapshot.name, "exports": export_manifest}, indent=2),
+        encoding="utf-8",
+    )
+    log.info("published %d mart(s) to %s (snapshot %s, exports %s)", len(tables), published, snapshot.name, exports)
     return PublishResult(published, tables)
+
+
+def _stamp(run_id: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in run_id)[:60]
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}_{safe}"
+
+
+def export_public(con, views: list[str], folder: Path, run_id: str) -> dict:
+    """The public views as Parquet and CSV (UTF-8, `;`) for partners, with a manifest of files, rows
+    and SHA-256 checksums; written into `folder` (a temporary one, placed after the publication)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    schema = quote_ident(pii.load_policy().public_views["schema"])
+    files = []
+    for view in views:
+        relation = f"{schema}.{quote_ident(view)}"
+        rows = con.execute(f"select count(*) from {relation}").fetchone()[0]
+        for suffix, options in (("parquet", "format parquet"), ("csv", "format csv, header true, delimiter ';'")):
+            path = folder / f"{view}.{suffix}"
+            con.execute(f"copy (select * from {relation}) to {quote_literal(str(path))} ({options})")
+            files.append({"file": path.name, "view": view, "rows": rows, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+    manifest = {"run_id": run_id, "encoding": "utf-8", "csv_delimiter": ";", "files": files}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest
+
+
+def _place_exports(tmp: Path, parent: Path, run_id: str) -> Path | None:
+    if not tmp.exists():
+        return None
+    target = parent / _stamp(run_id)
+    os.replace(tmp, target)
+    _prune(sorted(p for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")))
+    return target
+
+
+def _keep_snapshot(published: Path, run_id: str) -> Path:
+    """A hard link to the file just published: no copy, and the next publish (a rename over the
+    name) leaves this inode to the snapshot. The last KEEP_SNAPSHOTS are kept."""
+    folder = published.parent / "snapshots"
+    folder.mkdir(exist_ok=True)
+    snapshot = folder / f"{published.stem}.{_stamp(run_id)}{published.suffix}"
+    os.link(published, snapshot)
+    _prune(sorted(folder.glob(f"{published.stem}.*{published.suffix}")))
+    return snapshot
+
+
+def _prune(oldest_first: list[Path]) -> None:
+    for old in oldest_first[: max(0, len(oldest_first) - KEEP_SNAPSHOTS)]:
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
