@@ -4,8 +4,12 @@ Each test session gets its own database and bucket, so runs never see each other
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
+import socket
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -94,3 +98,38 @@ def dbt_manifest(tmp_path_factory) -> dict:
     """The dbt manifest, built as `make manifest` does (the DAGs render from it)."""
     dbt_project.build(env={"ZLV_WAREHOUSE_PATH": str(tmp_path_factory.mktemp("parse") / "wh.duckdb")})
     return json.loads(DBT_MANIFEST.read_text())
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) on a free loopback port that keeps what it receives."""
+
+    def __init__(self):
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+    def wait_for(self, predicate, timeout_s: float = 30.0):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = [m for m in self.messages if predicate(m)]
+            if found:
+                return found
+            time.sleep(0.2)
+        raise AssertionError(f"no matching email within {timeout_s:.0f}s; received: {[m['subject'] for m in self.messages]}")
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    mailbox.host, mailbox.port = "127.0.0.1", port
+    yield mailbox
+    controller.stop()

@@ -21,10 +21,17 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def stack(state_dir, pg_admin, s3_service, production_db):
+def stack(state_dir, pg_admin, s3_service, production_db, smtp_server):
     access, secret = services.s3_credentials()
     stack = run.Stack(
-        state_dir / "pipeline", production_db, s3_service.url, access, secret, TEST_HASH_KEY.decode(), bucket="zlv-e2e"
+        state_dir / "pipeline",
+        production_db,
+        s3_service.url,
+        access,
+        secret,
+        TEST_HASH_KEY.decode(),
+        bucket="zlv-e2e",
+        smtp=(smtp_server.host, smtp_server.port),
     )
     return stack
 
@@ -126,7 +133,7 @@ def test_running_again_changes_nothing(first_run, stack):
     assert all(changes == (0, 0, 0) for changes in incremental.values()), incremental  # nothing changed
 
 
-def test_a_mart_exposing_personal_data_fails_the_run_and_publishes_nothing(first_run, stack, tmp_path):
+def test_a_mart_exposing_personal_data_fails_the_run_publishes_nothing_and_alerts(first_run, stack, tmp_path, smtp_server):
     project = tmp_path / "dbt"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     (project / "models" / "marts" / "owner_contacts.sql").write_text(
@@ -166,3 +173,7 @@ def test_a_mart_exposing_personal_data_fails_the_run_and_publishes_nothing(first
     assert "FAIL owner_contacts.full_name" in log
     assert "starting task_id=rgpd_audit" in log and "starting task_id=publish" not in log
     assert TEST_HASH_KEY.decode() not in log
+    [alert] = smtp_server.wait_for(lambda m: "zlv_transform.rgpd_audit failed" in m["subject"])
+    body = alert.get_body().get_content()
+    assert "RgpdAuditFailed" in alert["subject"] and "FAIL owner_contacts.full_name" in body
+    assert alert["to"] == stack.alert_recipients and TEST_HASH_KEY.decode() not in body

@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import os
 
-from zlv_dwh import dbt_commands, indicator_drift, ingest_files, ingest_postgres, pii, publish, rgpd_audit
+from zlv_dwh import alerts, dbt_commands, indicator_drift, ingest_files, ingest_postgres, pii, publish, rgpd_audit
 from zlv_dwh.settings import DBT_MANIFEST, Paths
 from zlv_dwh.warehouse import connect
 
@@ -169,3 +169,42 @@ def check_source_freshness() -> str:
 def generate_dbt_docs() -> str:
     paths = Paths.from_env()
     return str(dbt_commands.generate_docs(paths.warehouse, paths.dbt_docs_dir))
+
+
+ALERT_CONNECTION = "zlv_smtp"
+ALERT_RECIPIENTS_VARIABLE = "zlv_alert_recipients"
+
+
+def alert_recipients() -> list[str]:
+    """From ZLV_ALERT_RECIPIENTS, else the Airflow variable zlv_alert_recipients (comma-separated)."""
+    if os.environ.get("ZLV_ALERT_RECIPIENTS"):
+        return alerts.recipients_from(os.environ["ZLV_ALERT_RECIPIENTS"])
+    from airflow.sdk import Variable
+
+    return alerts.recipients_from(Variable.get(ALERT_RECIPIENTS_VARIABLE, default=""))
+
+
+def notify_failure(context) -> None:
+    """on_failure_callback: email the failure. Never raises: a broken mailer must not hide the failure."""
+    try:
+        ti = context["ti"]
+        to = alert_recipients()
+        if not to:
+            log.warning("no alert recipients (%s / ZLV_ALERT_RECIPIENTS): no email sent", ALERT_RECIPIENTS_VARIABLE)
+            return
+        error = context.get("exception")
+        subject, body = alerts.failure_email(
+            ti.dag_id,
+            ti.task_id,
+            ti.run_id,
+            getattr(ti, "try_number", None),
+            f"{type(error).__name__}: {error}" if error else "",
+            getattr(ti, "log_url", None),
+        )
+        from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+        with SmtpHook(smtp_conn_id=ALERT_CONNECTION) as hook:
+            hook.send_email_smtp(to=to, subject=subject, html_content=body)
+        log.info("failure alert sent to %d recipient(s)", len(to))
+    except Exception:  # pragma: no cover - reported in the task log
+        log.exception("could not send the failure alert")

@@ -6,6 +6,8 @@ import datetime as dt
 
 import pendulum
 
+from zlv_dwh.airflow_tasks import notify_failure
+
 TIMEZONE = pendulum.timezone("Europe/Paris")
 START_DATE = pendulum.datetime(2026, 1, 1, tz=TIMEZONE)
 
@@ -16,6 +18,8 @@ DEFAULT_ARGS = {
     "retries": 2,
     "retry_delay": dt.timedelta(minutes=2),
     "retry_exponential_backoff": True,
+    # Once retries are exhausted: an email to zlv_alert_recipients through the zlv_smtp connection.
+    "on_failure_callback": notify_failure,
 }
 
 # One asset per raw family: the transform DAG is scheduled on them (data-aware).

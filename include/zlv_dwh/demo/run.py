@@ -42,6 +42,8 @@ class Stack:
     s3_secret_key: str
     pseudonymisation_key: str
     bucket: str = "zlv-lake"
+    smtp: tuple[str, int] | None = None  # (host, port) of the alert mailbox, when there is one
+    alert_recipients: str = "data-team@zlv.example"
 
     @property
     def paths(self) -> Paths:
@@ -78,6 +80,16 @@ class Stack:
                 }
             ),
         }
+        if self.smtp:
+            env["AIRFLOW_CONN_ZLV_SMTP"] = json.dumps(
+                {
+                    "conn_type": "smtp",
+                    "host": self.smtp[0],
+                    "port": self.smtp[1],
+                    "extra": {"from_email": "airflow@zlv.example", "disable_ssl": True, "disable_tls": True, "timeout": 10},
+                }
+            )
+            env["ZLV_ALERT_RECIPIENTS"] = self.alert_recipients
         if dbt_project_dir is not None:
             env["ZLV_DBT_PROJECT_DIR"] = str(dbt_project_dir)
         return env
