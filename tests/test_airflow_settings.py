@@ -17,8 +17,10 @@ def test_variables_come_from_the_environment_or_are_skipped(monkeypatch):
     values, skipped = airflow_settings.variables(settings)
     assert "zlv_pseudonymisation_key" not in values and skipped
     monkeypatch.setenv("ZLV_PSEUDONYMISATION_KEY", "from-env")
+    monkeypatch.setenv("ZLV_ALERT_RECIPIENTS", "data@zlv.example")
     values, skipped = airflow_settings.variables(settings)
     assert values["zlv_pseudonymisation_key"] == "from-env" and not skipped
+    assert values["zlv_alert_recipients"] == "data@zlv.example"
 
 
 def test_no_secret_value_is_written_in_the_settings_file():
