@@ -6,6 +6,7 @@ every dbt task in the one-slot DuckDB pool."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -42,10 +43,17 @@ def execution_config() -> ExecutionConfig:
 
 
 def render_config() -> RenderConfig:
+    # ZLV_DBT_SELECT (dbt selectors, comma-separated) renders part of the project: for a quick
+    # check of a real scheduler, or a team working on one mart. Unset: every model.
+    select = [s.strip() for s in os.environ.get("ZLV_DBT_SELECT", "").split(",") if s.strip()]
     return RenderConfig(
+        select=select,
         load_method=LoadMode.DBT_MANIFEST,
         test_behavior=TestBehavior.AFTER_EACH,
-        should_detach_multiple_parents_tests=True,
+        # Tests of several models get their own task after all their parents. Under a selection,
+        # Cosmos would also render those whose other parents are not selected (they then fail on
+        # missing relations), so a partial rendering leaves them out.
+        should_detach_multiple_parents_tests=not select,
     )
 
 

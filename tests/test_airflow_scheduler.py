@@ -1,0 +1,91 @@
+"""Airflow's real components (API server, scheduler, DAG processor, triggerer; LocalExecutor; a
+throwaway PostgreSQL metadata database), driven through the REST API as the support team would.
+
+Slow. The national files are loaded beforehand through the ingestion core, so that this test is
+about what only a real scheduler does: a run triggered through the API, the asset event that
+schedules the transform DAG, retries/callbacks in real task processes, the failure email. The
+transform renders only the marts behind the headline indicators and the map (ZLV_DBT_SELECT) to
+keep the run short; the whole dbt project runs in tests/test_end_to_end.py. Unpaused DAGs also
+start their latest scheduled interval (catchup is off), as on a real deployment: every run of the
+transform DAG, however many asset events there were, must succeed."""
+
+import pytest
+
+from conftest import TEST_HASH_KEY, scratch_database
+from zlv_dwh import ingest_files
+from zlv_dwh.demo import generate, run, services
+from zlv_dwh.demo.airflow_stack import AirflowStack
+
+pytestmark = pytest.mark.slow
+BAD_LOVAC = "lake/cerema/lovac/2026/raw.csv"
+SELECT = "+vacancy_by_territory,+campaign_funnel,+establishment_activity,+housing_geo"
+
+
+@pytest.fixture(scope="module")
+def airflow(state_dir, pg_admin, s3_service, production_db, smtp_server, demo, ext):
+    access, secret = services.s3_credentials()
+    stack = run.Stack(
+        state_dir / "scheduler",
+        production_db,
+        s3_service.url,
+        access,
+        secret,
+        TEST_HASH_KEY.decode(),
+        bucket="zlv-scheduler",
+        smtp=(smtp_server.host, smtp_server.port),
+    )
+    generate.upload_files(demo, s3_service.url, access, secret, stack.bucket)
+    config = ingest_files.load_config()
+    for family in config.families.values():
+        ingest_files.ingest_family(
+            family,
+            s3=ingest_files.S3Settings(s3_service.url, access, secret),
+            bucket=stack.bucket,
+            warehouse=stack.paths.warehouse,
+            run_id="preload",
+            hash_key=TEST_HASH_KEY,
+            extension_dir=stack.paths.extension_dir,
+        )
+    with scratch_database(pg_admin, "zlv_airflow_meta") as url:
+        airflow = AirflowStack(
+            stack, url.replace("postgresql://", "postgresql+psycopg2://", 1), extra_env={"ZLV_DBT_SELECT": SELECT}
+        )
+        airflow.prepare()
+        airflow.start()
+        try:
+            airflow.wait_ready({"zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff", "zlv_transform"})
+            yield airflow
+        finally:
+            processes = list(airflow.processes.values())
+            airflow.stop()
+            assert all(p.poll() is not None for p in processes)  # clean shutdown, nothing left running
+
+
+def test_a_run_triggered_through_the_api_loads_production_then_the_asset_event_runs_the_transform(airflow):
+    run_id = airflow.trigger("zlv_ingest_production")
+    ingest = airflow.wait_run("zlv_ingest_production", run_id, timeout_s=600)
+    assert ingest["state"] == "success", airflow.log_tail("scheduler")
+    runs = airflow.wait_idle("zlv_transform", queued_after=ingest["end_date"], timeout_s=900)
+    assert {r["run_type"] for r in runs} == {"asset_triggered"}
+    assert [r["state"] for r in runs] == ["success"] * len(runs), airflow.log_tail("scheduler")
+    transform = runs[0]
+    assert transform["queued_at"] > ingest["end_date"]  # the newest run was queued by the manual load's asset event
+    tasks = airflow.api("GET", f"/api/v2/dags/zlv_transform/dagRuns/{transform['dag_run_id']}/taskInstances?limit=100")
+    states = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
+    assert states["publish"] == "success" and states["rgpd_audit"] == "success"
+    assert any(t.startswith("dbt.") for t in states)
+    assert airflow.stack.paths.published_marts.exists()
+
+
+def test_a_failing_task_sends_the_alert_email(airflow, smtp_server, demo):
+    client = ingest_files.s3_client(
+        ingest_files.S3Settings(airflow.stack.s3_url, airflow.stack.s3_access_key, airflow.stack.s3_secret_key)
+    )
+    client.put_object(Bucket=airflow.stack.bucket, Key=BAD_LOVAC, Body=b"not;the;contract\n1;2;3\n")
+    run_id = airflow.trigger("zlv_ingest_locomvac")
+    failed = airflow.wait_run("zlv_ingest_locomvac", run_id, timeout_s=600)
+    assert failed["state"] == "failed"
+    [alert] = smtp_server.wait_for(lambda m: "zlv_ingest_locomvac.finish failed" in m["subject"], timeout_s=60)
+    body = alert.get_body().get_content()
+    assert "lovac/2026/raw.csv" in body and "quarantined" in body
+    assert airflow.url in body  # the link to the task log, on the API server
