@@ -35,6 +35,11 @@ lint: venv
 manifest: venv
 	@ZLV_WAREHOUSE_PATH=$${ZLV_WAREHOUSE_PATH:-$(CURDIR)/.state/data/warehouse.duckdb} $(BIN)/python -m zlv_dwh.dbt_project build
 
+## airflow: the demo sources + Airflow's real components (API server, scheduler, DAG processor, triggerer); prints the UI address and login; Ctrl-C stops
+.PHONY: airflow
+airflow: venv
+	@$(BIN)/python -m zlv_dwh.demo.airflow_stack
+
 ## airflow-settings: apply airflow_settings.yaml (pools, variables) to the Airflow in AIRFLOW_HOME
 airflow-settings: venv
 	@$(BIN)/python -m zlv_dwh.airflow_settings airflow_settings.yaml
