@@ -65,3 +65,8 @@ clean:
 .PHONY: bench
 bench: venv
 	@$(BIN)/python bench/bench_postgres_ingest.py $(BENCH_ARGS)
+
+## bench-files: LOCOMVAC/FF file ingestion benchmark from S3 (bench/README.md); e.g. make bench-files BENCH_ARGS="--mb 100"
+.PHONY: bench-files
+bench-files: venv
+	@$(BIN)/python bench/bench_files_ingest.py $(BENCH_ARGS)
