@@ -168,6 +168,9 @@ class AirflowStack:
         except urllib.error.HTTPError as exc:
             raise AirflowStackError(f"{method} {path}: HTTP {exc.code} {exc.read()[:300]!r}") from None
 
+    def unpause(self, dag_id: str) -> None:
+        self.api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
     def trigger(self, dag_id: str, conf: dict | None = None) -> str:
         run = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
         return run["dag_run_id"]
