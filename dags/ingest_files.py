@@ -16,7 +16,8 @@ for family in CONFIG.families.values():
 Reads `s3://{CONFIG.bucket}/` (connection `{CONFIG.connection_id}`):
 {"".join(f"{chr(10)}- `{ds.key_pattern}` ({ds.format}, {ds.encoding}, {ds.compression}) -> `raw_{family.name}.{ds.name}`" for ds in family.datasets)}
 
-`list_objects` lists the objects; `load_object` runs once per object (the map index shows its key):
+**Usually takes** under a minute on demo data; a national millésime (a few GB) 5-15 minutes, and
+nothing when no object changed (ETags). `list_objects` lists the objects; `load_object` runs once per object (the map index shows its key):
 an object whose ETag is already in `ops.file_manifest` is skipped, a new or replaced one replaces the
 rows it feeds in one transaction. `finish` marks objects gone from storage and reports the run.
 

@@ -10,7 +10,7 @@ from zlv_dwh import dbt_project, ingest_files, ingest_postgres
 from zlv_dwh.dag_defaults import RAW_ASSETS
 from zlv_dwh.settings import DBT_PROJECT_DIR, DUCKDB_POOL, REPO_ROOT
 
-EXPECTED_DAGS = {"zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff", "zlv_transform"}
+EXPECTED_DAGS = {"zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff", "zlv_refresh_referentials", "zlv_transform"}
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +33,18 @@ def test_every_dag_file_imports(dagbag):
 def test_every_dag_is_documented_owned_and_not_catching_up(dagbag):
     for dag in dagbag.dags.values():
         assert dag.doc_md and len(dag.doc_md) > 200, dag.dag_id
+        assert "Usually takes" in dag.doc_md and "On failure" in dag.doc_md, dag.dag_id
         assert dag.catchup is False and dag.max_active_runs == 1, dag.dag_id
         assert {t.owner for t in dag.tasks} == {"zlv-data"}, dag.dag_id
+        assert dag.timezone.name == "Europe/Paris" and "zlv" in dag.tags, dag.dag_id
+        assert all(t.on_failure_callback for t in dag.tasks), f"{dag.dag_id}: a task without the failure alert"
+
+
+def test_the_transform_runs_on_any_raw_asset_and_daily_as_a_safety_net(dagbag):
+    schedule = dagbag.dags["zlv_transform"].timetable
+    assert type(schedule).__name__ == "AssetOrTimeSchedule" and type(schedule.asset_condition).__name__ == "AssetAny"
+    assert {a.name for a in schedule.asset_condition.objects} == set(RAW_ASSETS.values())
+    assert schedule.timetable.expression == "0 6 * * *" and "Europe/Paris" in str(schedule.timetable.timezone)
 
 
 def test_one_load_task_per_declared_production_table(dagbag):

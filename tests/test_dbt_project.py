@@ -2,9 +2,15 @@
 every model tested on its key and linked to its neighbours, every column documented and classified,
 every raw table a freshness-checked source with its staging model, every mart behind a dashboard."""
 
+import os
+import subprocess
+import sys
+
+import duckdb
 import pytest
 
 from zlv_dwh import ingest_files, ingest_postgres
+from zlv_dwh.settings import DBT_PROJECT_DIR, REPO_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +80,23 @@ def test_every_mart_feeds_a_dashboard_exposure(dbt_manifest, models):
     marts = {name for name, m in models.items() if m["fqn"][1] == "marts"}
     exposed = {d.split(".")[-1] for e in dbt_manifest["exposures"].values() for d in e["depends_on"]["nodes"]}
     assert len(marts) >= 7 and marts <= exposed, marts - exposed
+
+
+def test_the_referentials_load_from_the_seeds_into_the_warehouse(tmp_path):
+    """In a process of its own, as the Airflow task runs it (dbt-duckdb keeps the file open until exit)."""
+    warehouse = tmp_path / "wh.duckdb"
+    code = (
+        "import sys; from pathlib import Path; from zlv_dwh import dbt_commands; "
+        "print(dbt_commands.seed_referentials(Path(sys.argv[1]), Path(sys.argv[2])))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(warehouse), str(tmp_path / "target")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "include")},
+    )
+    assert out.stdout.strip().splitlines()[-1] == "['cog_communes_2024']"
+    rows = (DBT_PROJECT_DIR / "seeds" / "cog_communes_2024.csv").read_text(encoding="utf-8").strip().splitlines()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from referential.cog_communes_2024").fetchone()[0] == len(rows) - 1

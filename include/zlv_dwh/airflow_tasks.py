@@ -55,10 +55,26 @@ def pseudonymisation_key() -> bytes | None:
     return value.encode("utf-8") if value else None
 
 
+def _needs_a_person(exc: Exception):
+    """Deterministic failures (schema drift, contract, audit, drift gate): retrying cannot help,
+    so the task fails at once (and the alert goes out) instead of waiting for its retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    return AirflowFailException(f"{type(exc).__name__}: {exc}")
+
+
 def ingest_production_table(table: str, run_id: str) -> dict:
     config = ingest_postgres.load_config()
     paths = Paths.from_env()
-    record = ingest_postgres.ingest_table(
+    try:
+        record = _ingest_production_table(config, paths, table, run_id)
+    except ingest_postgres.SchemaDriftError as exc:
+        raise _needs_a_person(exc) from None
+    return {"table": table, "rows": record.rows_loaded, "read": record.rows_read, "mode": record.mode}
+
+
+def _ingest_production_table(config, paths, table: str, run_id: str):
+    return ingest_postgres.ingest_table(
         config.tables[table],
         pg_dsn=postgres_dsn(config.connection_id),
         warehouse=paths.warehouse,
@@ -68,7 +84,6 @@ def ingest_production_table(table: str, run_id: str) -> dict:
         source_schema=config.schema,
         target_schema=config.target_schema,
     )
-    return {"table": table, "rows": record.rows_loaded, "read": record.rows_read, "mode": record.mode}
 
 
 def _files_context():
@@ -208,3 +223,8 @@ def notify_failure(context) -> None:
         log.info("failure alert sent to %d recipient(s)", len(to))
     except Exception:  # pragma: no cover - reported in the task log
         log.exception("could not send the failure alert")
+
+
+def refresh_referentials() -> list[str]:
+    paths = Paths.from_env()
+    return dbt_commands.seed_referentials(paths.warehouse, paths.data_dir / "dbt_seed")

@@ -27,4 +27,5 @@ RAW_ASSETS = {
     "production": "zlv_raw_production",
     "locomvac": "zlv_raw_locomvac",
     "ff": "zlv_raw_ff",
+    "referentials": "zlv_referentials",
 }
