@@ -70,3 +70,8 @@ bench: venv
 .PHONY: bench-files
 bench-files: venv
 	@$(BIN)/python bench/bench_files_ingest.py $(BENCH_ARGS)
+
+## bench-dbt: DAG import time, Cosmos vs plain dbt build, build time at 1x and 10x demo scale (bench/README.md); e.g. make bench-dbt BENCH_ARGS="--scales 300 --repeat 1"
+.PHONY: bench-dbt
+bench-dbt: venv
+	@$(BIN)/python bench/bench_dbt.py $(BENCH_ARGS)
