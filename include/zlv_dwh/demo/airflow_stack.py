@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zlv_dwh.demo import services
-from zlv_dwh.demo.run import BIN, DEMO_DATABASE, Stack, _run, build_manifest, demo_key, generate_sources, say
+from zlv_dwh.demo.run import BIN, DEMO_DATABASE, Stack, demo_key, generate_sources, prepare_airflow, say
 from zlv_dwh.settings import REPO_ROOT
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -94,19 +94,11 @@ class AirflowStack:
     def prepare(self) -> None:
         """Metadata DB, settings (pools, variables), login, dbt manifest: what the components need."""
         env = self.env()
-        log_dir = self.stack.state_dir / "logs"
         if not self.password_file.exists():
             self.password_file.parent.mkdir(parents=True, exist_ok=True)
             self.password_file.write_text(json.dumps({USER: secrets.token_urlsafe(12)}))
             os.chmod(self.password_file, 0o600)
-        _run([str(BIN / "airflow"), "db", "migrate"], env, log_dir / "airflow_db_migrate.log", "airflow db migrate")
-        _run(
-            [sys.executable, "-m", "zlv_dwh.airflow_settings", str(REPO_ROOT / "airflow_settings.yaml")],
-            env,
-            log_dir / "airflow_settings.log",
-            "applying airflow_settings.yaml",
-        )
-        build_manifest(env, REPO_ROOT / "include" / "dbt", log_dir)
+        prepare_airflow(self.stack, env)  # the same migrate + settings + manifest as the demo
 
     def start(self) -> None:
         env = self.env()
