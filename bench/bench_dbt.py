@@ -20,12 +20,22 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from childproc import REPO, RESULTS_DIR, Runner, _fmt, child_main, machine_info, package_versions, utc_stamp
+from childproc import (
+    REPO,
+    RESULTS_DIR,
+    HeldChild,
+    Runner,
+    _fmt,
+    child_main,
+    hold_until_released,
+    machine_info,
+    package_versions,
+    utc_stamp,
+)
 
 DBT_PROJECT = REPO / "include" / "dbt"
 DAGS = REPO / "dags"
@@ -125,10 +135,7 @@ def child_services(p: dict) -> dict:
     if s3.started_here:  # so that --keep can say which process to stop later
         children = Path(f"/proc/self/task/{os.getpid()}/children").read_text().split()
         info["s3_pid"] = int(children[-1]) if children else None
-    ready = Path(p["ready_file"])
-    Path(f"{ready}.tmp").write_text(json.dumps({**info, "s3_access_key": access, "s3_secret_key": secret}))
-    os.replace(f"{ready}.tmp", ready)
-    command = sys.stdin.read().strip()  # blocks until the orchestrator closes the pipe (or exits)
+    command = hold_until_released(p["ready_file"], {**info, "s3_access_key": access, "s3_secret_key": secret})
     if command != "keep":
         s3.stop()
         pg.stop()
@@ -440,42 +447,6 @@ class DbtBenchRunner(Runner):
             self.env = saved
 
 
-class ServicesHolder:
-    """The child holding PostgreSQL and S3 for the run; it outlives the measured children."""
-
-    def __init__(self, runner: Runner, state_dir: Path, timeout_s: float = 90):
-        self.ready = runner.workdir / "services.ready.json"
-        params = runner.workdir / "services.params.json"
-        params.write_text(json.dumps({"ready_file": str(self.ready), "state_dir": str(state_dir)}))
-        self.log = open(runner.workdir / "services.log", "wb")  # noqa: SIM115 (closed in stop)
-        cmd = [sys.executable, str(runner.script), "--child", "services", str(params), str(runner.workdir / "services.out.json")]
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=self.log, stderr=subprocess.STDOUT, env=runner.env, cwd=REPO
-        )
-        deadline = time.monotonic() + timeout_s
-        while not self.ready.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the services did not start: see {runner.workdir / 'services.log'}")
-            time.sleep(0.1)
-        self.info = json.loads(self.ready.read_text())
-        self.ready.unlink()
-
-    def stop(self, keep: bool = False) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write(b"keep" if keep else b"stop")
-                self.proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
 def airflow_env(home: Path, dags_folder: Path, workdir: Path) -> dict:
     """A throwaway Airflow: its own home, SQLite metadata DB, dags folder and Cosmos cache; no examples."""
     return {
@@ -770,7 +741,7 @@ def main() -> int:  # noqa: C901 (a linear script)
         note_others("after the DagBag fills")
 
         # 2. and 3. Services, then per scale: the raw warehouse, plain builds, Cosmos at its scale.
-        services = ServicesHolder(runner, workdir / "state")
+        services = HeldChild(runner, "services", {"state_dir": str(workdir / "state")}, timeout_s=90, stop_timeout_s=60)
         s3 = services.info
         report["services"] = {k: v for k, v in s3.items() if not k.endswith(("_key", "_url"))}
         print(

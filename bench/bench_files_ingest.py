@@ -16,20 +16,20 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from childproc import (
     INSTALL_HINT,
-    REPO,
     RESULTS_DIR,
     SEPARATE_VENV_PYTHON,
+    HeldChild,
     Runner,
     _fmt,
     child_main,
     file_mb,
+    hold_until_released,
     machine_info,
     package_versions,
     utc_stamp,
@@ -159,10 +159,7 @@ def child_s3_server(p: dict) -> dict:
         children = Path(f"/proc/self/task/{os.getpid()}/children").read_text().split()
         server_pid = int(children[0]) if children else None
     info = {"url": service.url, "started_here": service.started_here, "pid": server_pid}
-    ready = Path(p["ready_file"])
-    Path(f"{ready}.tmp").write_text(json.dumps({**info, "access_key": access, "secret_key": secret}))
-    os.replace(f"{ready}.tmp", ready)  # the orchestrator never sees a half-written file
-    command = sys.stdin.read().strip()  # blocks until the orchestrator closes the pipe (or exits)
+    command = hold_until_released(p["ready_file"], {**info, "access_key": access, "secret_key": secret})
     if command != "keep":
         service.stop()
     return {**info, "stopped": command != "keep"}
@@ -420,49 +417,6 @@ CHILDREN = {
 # ---------------------------------------------------------------------------------------------
 
 
-class S3Holder:
-    """The child that starts and stops the S3 server; it outlives the methods (so not Runner.run)."""
-
-    def __init__(self, runner: Runner, timeout_s: float = 60):
-        self.ready = runner.workdir / "s3_server.ready.json"
-        params = runner.workdir / "s3_server.params.json"
-        params.write_text(json.dumps({"ready_file": str(self.ready)}))
-        self.log = open(runner.workdir / "s3_server.log", "wb")  # noqa: SIM115 (closed in stop)
-        cmd = [
-            sys.executable,
-            str(runner.script),
-            "--child",
-            "s3_server",
-            str(params),
-            str(runner.workdir / "s3_server.out.json"),
-        ]
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=self.log, stderr=subprocess.STDOUT, env=runner.env, cwd=REPO
-        )
-        deadline = time.monotonic() + timeout_s
-        while not self.ready.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the S3 server did not start: see {runner.workdir / 's3_server.log'}")
-            time.sleep(0.1)
-        self.info = json.loads(self.ready.read_text())
-        self.ready.unlink()  # it holds the (demo) credentials
-
-    def stop(self, keep: bool = False) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write(b"keep" if keep else b"stop")
-                self.proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
 def _throughput(r: dict, total_bytes: int, rows: int) -> None:
     if "seconds" in r and "error" not in r and "skipped" not in r:
         r["mb_per_s"] = total_bytes / 1e6 / r["seconds"]
@@ -537,7 +491,7 @@ def main() -> int:
     )
     s3 = None
     try:
-        s3 = S3Holder(runner)
+        s3 = HeldChild(runner, "s3_server", {}, timeout_s=60, stop_timeout_s=30)
         runner.base.update(s3_url=s3.info["url"], s3_access_key=s3.info["access_key"], s3_secret_key=s3.info["secret_key"])
         report["s3"] = {k: s3.info[k] for k in ("url", "started_here")}
         kind = "moto, started here" if s3.info["started_here"] else "ZLV_DEMO_S3_URL"

@@ -145,3 +145,60 @@ def _fmt(value, spec: str, missing: str = "-") -> str:
 def utc_stamp() -> str:
     """Timestamp for the working folder and the results file, e.g. 20261124T235412Z."""
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def hold_until_released(ready_file: str | Path, info: dict) -> str:
+    """Child side of a HeldChild: publish `info` atomically (the orchestrator never reads a half-
+    written file), then block until the orchestrator closes standard input; returns what it wrote
+    (`keep` or `stop`)."""
+    ready = Path(ready_file)
+    Path(f"{ready}.tmp").write_text(json.dumps(info))
+    os.replace(f"{ready}.tmp", ready)
+    return sys.stdin.read().strip()
+
+
+class HeldChild:
+    """A child that outlives the measured ones (it holds services for the run), so not Runner.run:
+    started with `script --child METHOD`, ready when it has written its info file, stopped (or told
+    to keep what it started) through its standard input."""
+
+    def __init__(self, runner: Runner, method: str, params: dict, timeout_s: float, stop_timeout_s: float):
+        self.ready = runner.workdir / f"{method}.ready.json"
+        self.stop_timeout_s = stop_timeout_s
+        params_file = runner.workdir / f"{method}.params.json"
+        params_file.write_text(json.dumps({**params, "ready_file": str(self.ready)}))
+        log_path = runner.workdir / f"{method}.log"
+        self.log = open(log_path, "wb")  # noqa: SIM115 (closed in stop)
+        cmd = [
+            sys.executable,
+            str(runner.script),
+            "--child",
+            method,
+            str(params_file),
+            str(runner.workdir / f"{method}.out.json"),
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=self.log, stderr=subprocess.STDOUT, env=runner.env, cwd=REPO
+        )
+        deadline = time.monotonic() + timeout_s
+        while not self.ready.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the {method} child did not start: see {log_path}")
+            time.sleep(0.1)
+        self.info = json.loads(self.ready.read_text())
+        self.ready.unlink()  # it may hold (demo) credentials
+
+    def stop(self, keep: bool = False) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(b"keep" if keep else b"stop")
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            try:
+                self.proc.wait(self.stop_timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
