@@ -86,26 +86,22 @@ def _ingest_production_table(config, paths, table: str, run_id: str):
     )
 
 
-def _files_context():
-    config = ingest_files.load_config()
-    return config, s3_settings(config.connection_id), os.environ.get("ZLV_S3_BUCKET", config.bucket), Paths.from_env()
-
-
 def list_file_objects(family: str) -> list[dict]:
     """The objects of a family, as plain dicts: one mapped load task each."""
-    config, s3, bucket, _ = _files_context()
-    refs = ingest_files.list_objects(s3, bucket, config.families[family])
+    config = ingest_files.load_config()
+    bucket = os.environ.get("ZLV_S3_BUCKET", config.bucket)
+    refs = ingest_files.list_objects(s3_settings(config.connection_id), bucket, config.families[family])
     log.info("%s object(s) listed for family %s", len(refs), family)
     return [dataclasses.asdict(ref) for ref in refs]
 
 
 def load_file_object(ref: dict, run_id: str) -> dict:
-    config, s3, _, paths = _files_context()
-    obj = ingest_files.ObjectRef(**ref)
+    config, paths = ingest_files.load_config(), Paths.from_env()
+    obj = ingest_files.ObjectRef(**ref)  # the bucket travels in the ref
     outcome = ingest_files.load_object(
         obj,
         config.families[obj.family].dataset(obj.dataset),
-        s3=s3,
+        s3=s3_settings(config.connection_id),
         warehouse=paths.warehouse,
         run_id=run_id,
         hash_key=pseudonymisation_key(),
@@ -115,7 +111,7 @@ def load_file_object(ref: dict, run_id: str) -> dict:
 
 
 def finish_file_family(family: str, refs: list[dict], outcomes: list[dict], run_id: str) -> str:
-    config, _, _, paths = _files_context()
+    config, paths = ingest_files.load_config(), Paths.from_env()
     report = ingest_files.finish_family(
         config.families[family],
         [ingest_files.ObjectRef(**r) for r in refs],

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zlv_dwh.demo import services
-from zlv_dwh.demo.run import BIN, DEMO_DATABASE, Stack, demo_key, generate_sources, prepare_airflow, say
+from zlv_dwh.demo.run import BIN, Stack, prepare_airflow, say, start_demo_sources
 from zlv_dwh.settings import REPO_ROOT
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -218,14 +218,8 @@ def main() -> int:
     started: list[services.Service] = []
     airflow = None
     try:
-        pg = services.start_postgres(state_dir, say=say)
-        started.append(pg)
-        s3 = services.start_s3(say=say)
-        started.append(s3)
-        access, secret = services.s3_credentials()
-        stack = Stack(state_dir, pg.url.rsplit("/", 1)[0] + f"/{DEMO_DATABASE}", s3.url, access, secret, demo_key(state_dir))
-        generate_sources(stack, pg.url, 42, int(os.environ.get("ZLV_DEMO_SCALE", 2000)))
-        metadata = services.recreate_database(pg.url, "zlv_airflow_metadata")
+        stack, pg_admin_url = start_demo_sources(state_dir, 42, int(os.environ.get("ZLV_DEMO_SCALE", 2000)), started)
+        metadata = services.recreate_database(pg_admin_url, "zlv_airflow_metadata")
         airflow = AirflowStack(stack, metadata.replace("postgresql://", "postgresql+psycopg2://", 1))
         say("Airflow: preparing the metadata database, settings and dbt manifest")
         airflow.prepare()

@@ -167,6 +167,20 @@ def demo_key(state_dir: Path) -> str:
     return key_file.read_text().strip()
 
 
+def start_demo_sources(state_dir: Path, seed: int, scale: int, started: list[services.Service]) -> tuple[Stack, str]:
+    """PostgreSQL and S3 started or reused (appended to `started`, for the caller to stop), demo
+    data generated into them; returns the stack and the PostgreSQL admin URL."""
+    say("Services: PostgreSQL (the demo 'production' database) and S3 (the national files)")
+    pg = services.start_postgres(state_dir, say=say)
+    started.append(pg)
+    s3 = services.start_s3(say=say)
+    started.append(s3)
+    access, secret = services.s3_credentials()
+    stack = Stack(state_dir, pg.url.rsplit("/", 1)[0] + f"/{DEMO_DATABASE}", s3.url, access, secret, demo_key(state_dir))
+    generate_sources(stack, pg.url, seed, scale)
+    return stack, pg.url
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=int, default=int(os.environ.get("ZLV_DEMO_SCALE", 2000)), help="dwellings to generate")
@@ -177,14 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     started_services: list[services.Service] = []
     try:
-        say("Services: PostgreSQL (the demo 'production' database) and S3 (the national files)")
-        pg = services.start_postgres(state_dir, say=say)
-        started_services.append(pg)
-        s3 = services.start_s3(say=say)
-        started_services.append(s3)
-        access, secret = services.s3_credentials()
-        stack = Stack(state_dir, pg.url.rsplit("/", 1)[0] + f"/{DEMO_DATABASE}", s3.url, access, secret, demo_key(state_dir))
-        generate_sources(stack, pg.url, args.seed, args.scale)
+        stack, _ = start_demo_sources(state_dir, args.seed, args.scale, started_services)
         figures = run_pipeline(stack)
     except services.PrerequisiteMissing as exc:
         print(f"\nMissing prerequisite: {exc}", file=sys.stderr)
