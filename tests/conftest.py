@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from zlv_dwh import dbt_project
-from zlv_dwh.demo import generate, services
+from zlv_dwh.demo import generate, run, services
 from zlv_dwh.ingest_files import S3Settings
 from zlv_dwh.settings import DBT_MANIFEST
 
@@ -133,3 +133,23 @@ def smtp_server():
     mailbox.host, mailbox.port = "127.0.0.1", port
     yield mailbox
     controller.stop()
+
+
+@pytest.fixture(scope="session")
+def pipeline_stack(state_dir, production_db, s3_service, smtp_server):
+    """Builds a demo.run.Stack on the test services: own state folder and bucket, alerts to the test mailbox."""
+
+    def build(name: str, bucket: str) -> run.Stack:
+        access, secret = services.s3_credentials()
+        return run.Stack(
+            state_dir / name,
+            production_db,
+            s3_service.url,
+            access,
+            secret,
+            TEST_HASH_KEY.decode(),
+            bucket=bucket,
+            smtp=(smtp_server.host, smtp_server.port),
+        )
+
+    return build

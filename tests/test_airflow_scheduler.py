@@ -13,7 +13,7 @@ import pytest
 
 from conftest import TEST_HASH_KEY, keyword_dsn, scratch_database
 from zlv_dwh import ingest_files, ingest_postgres
-from zlv_dwh.demo import generate, run, services
+from zlv_dwh.demo import generate
 from zlv_dwh.demo.airflow_stack import AirflowStack
 
 pytestmark = pytest.mark.slow
@@ -24,19 +24,10 @@ PAUSED = {"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"}
 
 
 @pytest.fixture(scope="module")
-def airflow(state_dir, pg_admin, s3_service, production_db, smtp_server, demo, ext):
-    access, secret = services.s3_credentials()
-    stack = run.Stack(
-        state_dir / "scheduler",
-        production_db,
-        s3_service.url,
-        access,
-        secret,
-        TEST_HASH_KEY.decode(),
-        bucket="zlv-scheduler",
-        smtp=(smtp_server.host, smtp_server.port),
-    )
-    generate.upload_files(demo, s3_service.url, access, secret, stack.bucket)
+def airflow(pipeline_stack, pg_admin, production_db, demo):
+    stack = pipeline_stack("scheduler", bucket="zlv-scheduler")
+    access, secret = stack.s3_access_key, stack.s3_secret_key
+    generate.upload_files(demo, stack.s3_url, access, secret, stack.bucket)
     # The raw zone exists before Airflow starts (as on a running deployment): unpausing the transform
     # DAG also runs its latest daily interval, which must find data to build from.
     production = ingest_postgres.load_config()
@@ -55,7 +46,7 @@ def airflow(state_dir, pg_admin, s3_service, production_db, smtp_server, demo, e
     for family in config.families.values():
         ingest_files.ingest_family(
             family,
-            s3=ingest_files.S3Settings(s3_service.url, access, secret),
+            s3=ingest_files.S3Settings(stack.s3_url, access, secret),
             bucket=stack.bucket,
             warehouse=stack.paths.warehouse,
             run_id="preload",

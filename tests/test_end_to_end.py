@@ -14,26 +14,15 @@ import yaml
 
 from conftest import TEST_HASH_KEY
 from zlv_dwh import ingest_postgres
-from zlv_dwh.demo import generate, run, services
+from zlv_dwh.demo import generate, run
 from zlv_dwh.settings import DBT_MANIFEST, DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def stack(state_dir, pg_admin, s3_service, production_db, smtp_server):
-    access, secret = services.s3_credentials()
-    stack = run.Stack(
-        state_dir / "pipeline",
-        production_db,
-        s3_service.url,
-        access,
-        secret,
-        TEST_HASH_KEY.decode(),
-        bucket="zlv-e2e",
-        smtp=(smtp_server.host, smtp_server.port),
-    )
-    return stack
+def stack(pipeline_stack):
+    return pipeline_stack("pipeline", bucket="zlv-e2e")
 
 
 @pytest.fixture(scope="module")
