@@ -51,7 +51,6 @@ LAYERS = ("seeds", "staging", "intermediate", "marts")
 BENCH_DAG = f'''"""The Cosmos task group of dags/transform.py alone; written by bench/bench_dbt.py."""
 
 from airflow.sdk import DAG
-from cosmos import DbtTaskGroup
 
 from zlv_dwh import dbt_rendering
 from zlv_dwh.dag_defaults import DEFAULT_ARGS, START_DATE
@@ -64,15 +63,7 @@ with DAG(
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
 ) as dag:
-    DbtTaskGroup(
-        group_id="dbt",
-        project_config=dbt_rendering.project_config(),
-        profile_config=dbt_rendering.profile_config(),
-        execution_config=dbt_rendering.execution_config(),
-        render_config=dbt_rendering.render_config(),
-        operator_args=dbt_rendering.OPERATOR_ARGS,
-        default_args={{"retries": 0}},
-    )
+    dbt_rendering.dbt_task_group("dbt")
 '''
 
 

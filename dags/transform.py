@@ -1,7 +1,6 @@
 """ZLV: build the dbt models (one Airflow task each), audit the marts for personal data, publish."""
 
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
-from cosmos import DbtTaskGroup
 
 from zlv_dwh import airflow_tasks, dbt_rendering
 from zlv_dwh.dag_defaults import DEFAULT_ARGS, RAW_ASSETS, START_DATE, TIMEZONE
@@ -10,8 +9,10 @@ from zlv_dwh.settings import DUCKDB_POOL
 DOC = """
 ### dbt -> RGPD audit -> publish for Metabase
 Runs when any raw family is updated (assets), and daily at 06:00 Europe/Paris as a safety net.
-**Usually takes** 3-5 minutes on demo data (one task per model and per model's tests). Builds the dbt project `include/dbt/` model by model
-(each model's tests right after it), then:
+**Usually takes** 1-3 minutes on demo data. Builds the dbt project `include/dbt/` with one
+`dbt build` (task `dbt.dbt_producer_watcher`, which alone holds the DuckDB pool; its log has dbt's
+whole output); each model and each model's tests then has its own task showing that node's result
+(a failed test fails its model's `.test` task, and what depends on it fails too: dbt skipped it). Then:
 - `rgpd_audit`: every mart column must carry `meta.rgpd` and none may be personal data; a failure
   stops the run here and **nothing is published** (the previous file stays as it was);
 - `indicator_drift_gate`: compares the headline indicators (`include/config/indicators.yml`) with
@@ -27,7 +28,10 @@ Runs when any raw family is updated (assets), and daily at 06:00 Europe/Paris as
 sources; it fails (and alerts) when a raw table is past its error threshold, without stopping the
 models, which build from what is there.
 
-**On failure**: a red dbt task shows the model or test that failed (its log has dbt's output); a
+**On failure**: a red dbt task shows the model or test that failed (its log has the node's dbt
+event, the producer's log the whole build). After a fix, trigger the DAG again: a new run builds
+everything (a cleared producer does not build twice: Cosmos skips it; a cleared node task runs its
+own model alone with dbt, which DuckDB refuses clearly while another task writes). A
 red `rgpd_audit` lists each offending mart and column (table `ops.rgpd_audit`). These need a fix,
 not a retry.
 """
@@ -58,15 +62,7 @@ with DAG(
         )
     },
 ):
-    dbt = DbtTaskGroup(
-        group_id="dbt",
-        project_config=dbt_rendering.project_config(),
-        profile_config=dbt_rendering.profile_config(),
-        execution_config=dbt_rendering.execution_config(),
-        render_config=dbt_rendering.render_config(),
-        operator_args=dbt_rendering.OPERATOR_ARGS,
-        default_args={"retries": 0},
-    )
+    dbt = dbt_rendering.dbt_task_group("dbt")
 
     @task(pool=DUCKDB_POOL, retries=0)
     def rgpd_audit(**context) -> str:

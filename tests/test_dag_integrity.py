@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from zlv_dwh import dbt_project, ingest_files, ingest_postgres
+from zlv_dwh import dbt_project, dbt_rendering, ingest_files, ingest_postgres
 from zlv_dwh.dag_defaults import RAW_ASSETS
 from zlv_dwh.settings import DBT_PROJECT_DIR, DUCKDB_POOL, REPO_ROOT
 
@@ -69,7 +69,8 @@ def test_every_duckdb_writer_uses_the_one_slot_pool(dagbag):
     writers = []
     for dag in dagbag.dags.values():
         for t in dag.tasks:
-            if t.task_id.startswith(("load_", "dbt.")) or t.task_id in (
+            if t.task_id.startswith("load_") or t.task_id in (
+                f"dbt.{dbt_rendering.PRODUCER_TASK}",
                 "rgpd_audit",
                 "publish",
                 "finish",
@@ -78,7 +79,22 @@ def test_every_duckdb_writer_uses_the_one_slot_pool(dagbag):
             ):
                 writers.append(t)
                 assert t.pool == DUCKDB_POOL, f"{dag.dag_id}.{t.task_id} runs in pool {t.pool}"
-    assert len(writers) > 20
+    assert len(writers) > 10
+
+
+def test_dbt_node_tasks_only_report_the_one_build_and_never_run_dbt_themselves(dagbag):
+    # The node tasks are sensors of the producer's results: outside the pool (they do not write),
+    # after the build whatever its outcome, and without Cosmos's fallback dbt run.
+    dag = dagbag.dags["zlv_transform"]
+    producer = dag.get_task(f"dbt.{dbt_rendering.PRODUCER_TASK}")
+    nodes = [t for t in dag.tasks if t.task_id.startswith("dbt.") and hasattr(t, "poke")]
+    assert len(nodes) > 20
+    for t in nodes:
+        assert t.poke_retry_number == 1 and t.deferrable is False and t.timeout <= 300, t.task_id
+        assert producer.task_id in t.get_flat_relative_ids(upstream=True), t.task_id
+    roots = [t for t in nodes if producer.task_id in t.upstream_task_ids]
+    assert roots and all(t.trigger_rule == "all_done" for t in roots)
+    assert producer.upstream_task_ids == set()
 
 
 def test_each_dbt_model_is_its_own_task_with_its_tests_after_it(dagbag, dbt_manifest):

@@ -169,3 +169,23 @@ def test_a_mart_exposing_personal_data_fails_the_run_publishes_nothing_and_alert
     body = alert.get_body().get_content()
     assert "RgpdAuditFailed" in alert["subject"] and "FAIL owner_contacts.full_name" in body
     assert alert["to"] == stack.alert_recipients and TEST_HASH_KEY.decode() not in body
+
+
+def test_a_failing_dbt_test_fails_its_models_task_stops_what_depends_on_it_and_publishes_nothing(first_run, stack, tmp_path):
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    # A singular test that always finds rows: campaigns "fail" their data test.
+    (project / "tests" / "campaigns_never_pass.sql").write_text("select * from {{ ref('stg_production__campaigns') }}\n")
+    before = hashlib.sha256(stack.paths.published_marts.read_bytes()).hexdigest()
+    env = stack.env(dbt_project_dir=project)
+    run.build_manifest(env, project, tmp_path)
+    with pytest.raises(run.StageFailed, match="DAG zlv_transform failed"):
+        run.run_dag(stack, "zlv_transform", env)
+    states = run.task_states(stack, "zlv_transform")
+    assert states["dbt.stg_production__campaigns.run"] == "success"
+    assert states["dbt.stg_production__campaigns.test"] == "failed"  # visible on the model's own task
+    for downstream in ("dbt.int_campaign_housing_followup.run", "dbt.campaign_funnel.run"):
+        assert states[downstream] in ("failed", "upstream_failed"), (downstream, states[downstream])
+    assert states["dbt.stg_production__housing.run"] == "success"  # what does not depend on it still built
+    assert states["rgpd_audit"] == "upstream_failed" and states["publish"] == "upstream_failed"
+    assert hashlib.sha256(stack.paths.published_marts.read_bytes()).hexdigest() == before

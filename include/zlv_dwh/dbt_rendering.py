@@ -1,8 +1,13 @@
-"""Cosmos configuration for the dbt project, built once so every DAG renders it the same way.
+"""Cosmos rendering of the dbt project, built in one place so every DAG renders it the same way.
 
 The project is loaded from a manifest built ahead (`make manifest`, `dbt parse`) and checked against
-the project files (zlv_dwh.dbt_project): DAG files then parse in about a second with no database. Models run in-process (dbtRunner), tests after each model,
-every dbt task in the one-slot DuckDB pool."""
+the project files (zlv_dwh.dbt_project): DAG files then parse in about a second with no database.
+
+Cosmos's watcher mode: one `dbt build` (in-process, dbtRunner) does the work in a single task that
+holds the one-slot DuckDB pool, and each model and each model's tests keep their own Airflow task,
+which reports that node's result from the build's events. Run task by task (one dbt invocation per
+model and per test task), the same project cost about nine times a plain `dbt build` (bench/README.md):
+per-invocation start-up, not dbt's work, dominated."""
 
 from __future__ import annotations
 
@@ -10,8 +15,15 @@ import os
 import sys
 from pathlib import Path
 
-from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import (
+    PRODUCER_WATCHER_TASK_ID,
+    ExecutionMode,
+    InvocationMode,
+    LoadMode,
+    TestBehavior,
+    TestIndirectSelection,
+)
 
 from zlv_dwh import dbt_project
 from zlv_dwh.settings import DBT_MANIFEST, DBT_PROJECT_DIR, DUCKDB_POOL, Paths
@@ -33,10 +45,12 @@ def profile_config() -> ProfileConfig:
 
 def execution_config() -> ExecutionConfig:
     return ExecutionConfig(
-        execution_mode=ExecutionMode.LOCAL,
+        execution_mode=ExecutionMode.WATCHER,
         invocation_mode=InvocationMode.DBT_RUNNER,
-        # A model's test task runs only the tests of that model; tests spanning several models
-        # (relationships) get their own task after all their parents (see render_config).
+        # Only the producer (the one `dbt build`) writes DuckDB: it alone takes the pool.
+        setup_operator_args={"pool": DUCKDB_POOL},
+        # Under ZLV_DBT_SELECT the build runs a test only when all its models are selected (a
+        # relationship to an unselected model would read a table that may not exist).
         test_indirect_selection=TestIndirectSelection.CAUTIOUS,
         dbt_executable_path=str(Path(sys.executable).with_name("dbt")),
     )
@@ -50,11 +64,50 @@ def render_config() -> RenderConfig:
         select=select,
         load_method=LoadMode.DBT_MANIFEST,
         test_behavior=TestBehavior.AFTER_EACH,
-        # Tests of several models get their own task after all their parents. Under a selection,
-        # Cosmos would also render those whose other parents are not selected (they then fail on
-        # missing relations), so a partial rendering leaves them out.
-        should_detach_multiple_parents_tests=not select,
+        # A test of several models (relationships) is reported by each parent's test task: the
+        # build reports per model, and a detached test task would wait for a result never sent.
+        should_detach_multiple_parents_tests=False,
     )
 
 
-OPERATOR_ARGS = {"pool": DUCKDB_POOL, "install_deps": False}
+OPERATOR_ARGS = {"install_deps": False}
+PRODUCER_TASK = PRODUCER_WATCHER_TASK_ID
+"""The task that runs the one `dbt build` (task id `<group>.dbt_producer_watcher`)."""
+WATCHER_TIMEOUT_S = 120
+
+
+def dbt_task_group(group_id: str = "dbt") -> DbtTaskGroup:
+    """The dbt project as one task per model and per model's tests, fed by one `dbt build`."""
+    group = DbtTaskGroup(
+        group_id=group_id,
+        project_config=project_config(),
+        profile_config=profile_config(),
+        execution_config=execution_config(),
+        render_config=render_config(),
+        operator_args=OPERATOR_ARGS,
+        default_args={"retries": 0},
+    )
+    _report_after_the_build(group)
+    return group
+
+
+def _report_after_the_build(group: DbtTaskGroup) -> None:
+    """Node tasks read their result once the build has ended, instead of polling beside it.
+
+    Inside a task group Cosmos starts the node tasks beside the build: under `airflow dags test`
+    (the demo, the tests), which runs one task at a time, a node task then waits for a build that
+    never starts. After the build, whatever its outcome (`all_done`), each node task finds its
+    result at once; a failed model or test fails its own task and dbt has skipped what depends on
+    it, which fails theirs. A node with no result after a failed build fails with the producer's
+    error instead of running dbt by itself (Cosmos's fallback) outside the one-slot pool."""
+    producer = group.children[f"{group.group_id}.{PRODUCER_TASK}"]
+    for task in group.iter_tasks():
+        if task is producer or not hasattr(task, "poke"):
+            continue
+        if not any(up.startswith(f"{group.group_id}.") for up in task.upstream_task_ids):
+            producer >> task
+            task.trigger_rule = "all_done"
+        task.deferrable = False
+        task.poke_interval = 1
+        task.timeout = WATCHER_TIMEOUT_S
+        task.poke_retry_number = 1  # see Cosmos's _handle_no_dbt_node_status: no fallback dbt run

@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import secrets
+import sqlite3
 import subprocess
 import sys
 import time
@@ -147,6 +148,17 @@ def run_dag(stack: Stack, dag_id: str, env: dict) -> None:
     started = time.monotonic()
     _run([str(BIN / "airflow"), "dags", "test", dag_id], env, stack.state_dir / "logs" / f"{dag_id}.log", f"DAG {dag_id}")
     say(f"  {dag_id} succeeded in {time.monotonic() - started:.0f}s")
+
+
+def task_states(stack: Stack, dag_id: str) -> dict[str, str]:
+    """Task id -> state in the latest run of `dag_id`, from the pipeline's Airflow metadata DB."""
+    with sqlite3.connect(stack.state_dir / "airflow" / "airflow.db") as con:
+        rows = con.execute(
+            "select task_id, state from task_instance where dag_id = ? and map_index = -1 "
+            "and run_id = (select run_id from dag_run where dag_id = ? order by id desc limit 1)",
+            (dag_id, dag_id),
+        ).fetchall()
+    return {task_id: state for task_id, state in rows}
 
 
 def run_pipeline(stack: Stack, env: dict | None = None) -> dict:
