@@ -620,6 +620,22 @@ def test_stateful_services_keep_state_in_named_volumes(services: dict) -> None:
     assert airflow_sources == {"warehouse"}, "all Airflow services must share the warehouse volume"
 
 
+def test_airflow_volumes_are_created_by_the_image(services: dict) -> None:
+    """A new named volume takes the owner of the image's folder it is mounted on: a folder the
+    image does not create would be root's, and the airflow user could not write it."""
+    created = set()
+    for line in (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines():
+        if line.strip().startswith("RUN mkdir"):
+            created |= {word for word in line.split() if word.startswith("/")}
+    base_image_folders = {"/opt/airflow/logs"}  # created by the official image
+    for name in AIRFLOW_SERVICES:
+        for mount in volume_mounts(services[name]):
+            if mount["type"] == "volume" and mount["target"] not in base_image_folders:
+                assert any(folder == mount["target"] or folder.startswith(mount["target"] + "/") for folder in created), (
+                    f"{name}: the Dockerfile does not create {mount['target']}"
+                )
+
+
 def test_metabase_reads_the_warehouse_volume_read_only(services: dict) -> None:
     mounts = [m for m in volume_mounts(services["metabase"]) if m["source"] == "warehouse"]
     assert mounts, "metabase does not mount the warehouse volume"
