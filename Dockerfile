@@ -18,9 +18,9 @@ ENV PYTHONPATH=/opt/airflow/include \
     DBT_SEND_ANONYMOUS_USAGE_STATS=False \
     DBT_VERSION_CHECK=False
 
-# The data folder exists in the image, owned by airflow, so that a new named volume mounted
-# there (the `warehouse` volume) starts with the right owner and its `published` sub-folder.
-RUN mkdir -p /opt/airflow/data/published
+# The data and backup folders exist in the image, owned by airflow, so that a new named volume
+# mounted there (`warehouse`, `backups`) starts with the right owner (and `published` sub-folder).
+RUN mkdir -p /opt/airflow/data/published /opt/airflow/backups && chmod 700 /opt/airflow/backups
 
 # Parse the dbt project once at build time: cosmos renders the DAGs from this manifest, which the
 # DAGs check against the project files (zlv_dwh.dbt_project) so a stale one is refused.

@@ -44,6 +44,15 @@ airflow: venv
 airflow-settings: venv
 	@$(BIN)/python -m zlv_dwh.airflow_settings airflow_settings.yaml
 
+## backup: consistent copy of the warehouse (under its write lock) and the published folder into ZLV_BACKUP_DIR (default .state/backups), keeping the last ZLV_BACKUP_KEEP (default 7)
+.PHONY: backup restore
+backup: venv
+	@$(BIN)/python -m zlv_dwh.backup backup
+
+## restore: verify a backup's checksums, then restore it (BACKUP=<folder or name>, default the latest); the replaced warehouse is kept as warehouse.duckdb.before-restore
+restore: venv
+	@$(BIN)/python -m zlv_dwh.backup restore $(or $(BACKUP),latest)
+
 ## lock: re-resolve requirements.in into the fully pinned requirements.txt
 lock: venv
 	@$(BIN)/uv pip compile requirements.in -o requirements.txt --python-version 3.11 -q --custom-compile-command "make lock"

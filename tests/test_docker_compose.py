@@ -6,10 +6,13 @@ too when the docker CLI has the compose plugin (it validates the file without an
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,27 +30,38 @@ AIRFLOW_SERVICES = {
     "airflow-scheduler",
     "airflow-dag-processor",
     "airflow-triggerer",
+    "airflow-worker",
 }
-EXPECTED_SERVICES = AIRFLOW_SERVICES | {
-    "postgres",
-    "minio",
-    "minio-init",
-    "mailpit",
-    "metabase",
+# Optional services and the profiles that start them; every other service always starts.
+PROFILES = {
+    "mailpit": {"demo", "dev"},
+    "demo-production": {"demo"},
+    "demo-seed": {"demo"},
+    "redis": {"celery"},
+    "airflow-worker": {"celery"},
 }
+EXPECTED_SERVICES = AIRFLOW_SERVICES | PROFILES.keys() | {"postgres", "minio", "minio-init", "metabase"}
 # Services that run once and exit; every other service is long-running.
-ONE_SHOT_SERVICES = {"airflow-init", "minio-init"}
+ONE_SHOT_SERVICES = {"airflow-init", "minio-init", "demo-seed"}
 # Where each stateful service keeps its state: a named volume must be mounted there.
 STATEFUL_MOUNTS = {
     "postgres": "/var/lib/postgresql/data",
+    "demo-production": "/var/lib/postgresql/data",
     "minio": "/data",
     "mailpit": "/data",
+    "redis": "/data",
     "metabase": "/metabase-data",
     **{name: "/opt/airflow/data" for name in AIRFLOW_SERVICES},
+    **{name: "/opt/airflow/backups" for name in AIRFLOW_SERVICES},
 }
-# Settings every Airflow service must get from the shared x-airflow-common block.
+# Variables read by docker compose itself rather than interpolated in the file.
+COMPOSE_OWN_VARIABLES = {"COMPOSE_PROFILES"}
+# Settings every Airflow service must get from the shared x-airflow-common block (after
+# interpolation with .env.example).
 AIRFLOW_REQUIRED_ENV = {
     "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    "AIRFLOW__CELERY__BROKER_URL": "redis://redis:6379/0",
+    "ZLV_BACKUP_DIR": "/opt/airflow/backups",
     "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://airflow-apiserver:8080/execution/",
     "AIRFLOW__CORE__PARALLELISM": "4",
@@ -63,6 +77,8 @@ AIRFLOW_ENV_FROM_VARIABLES = {
     "ZLV_PSEUDONYMISATION_KEY": "ZLV_PSEUDONYMISATION_KEY",
     "AIRFLOW_CONN_ZLV_PRODUCTION": "AIRFLOW_CONN_ZLV_PRODUCTION",
     "AIRFLOW_CONN_ZLV_S3": "AIRFLOW_CONN_ZLV_S3",
+    "AIRFLOW_CONN_ZLV_SMTP": "AIRFLOW_CONN_ZLV_SMTP",
+    "AIRFLOW__CELERY__RESULT_BACKEND": "POSTGRES_PASSWORD",
 }
 # A variable whose name looks like this holds a secret: it must never get a default value.
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY$|^AIRFLOW_CONN_")
@@ -381,11 +397,12 @@ def test_dockerfile_copies_only_existing_paths(services: dict) -> None:
     assert not missing, f"{dockerfile.name} copies paths missing from the build context: {missing}"
 
 
-def test_airflow_services_share_the_common_settings(services: dict) -> None:
+def test_airflow_services_share_the_common_settings(services: dict, env_example: dict[str, str]) -> None:
     for name in AIRFLOW_SERVICES:
         env = _environment(services[name])
         for key, expected in AIRFLOW_REQUIRED_ENV.items():
-            assert env.get(key) == expected, f"{name}: {key} should be {expected!r}, is {env.get(key)!r}"
+            value = interpolate(env.get(key, ""), env_example)
+            assert value == expected, f"{name}: {key} should be {expected!r}, is {env.get(key)!r}"
         for key, variable in AIRFLOW_ENV_FROM_VARIABLES.items():
             used = {ref for ref, _ in variable_references(env.get(key, ""))}
             assert variable in used, f"{name}: {key} must come from ${{{variable}}}"
@@ -413,16 +430,107 @@ def test_long_running_services_have_a_healthcheck(services: dict) -> None:
         assert healthcheck.get("test"), f"{name}: no healthcheck"
 
 
+def _depends_on(service: dict) -> dict[str, dict]:
+    depends_on = service.get("depends_on") or {}
+    if isinstance(depends_on, list):
+        return {dep: {} for dep in depends_on}
+    return {dep: spec or {} for dep, spec in depends_on.items()}
+
+
 def test_dependencies_wait_for_the_right_condition(services: dict) -> None:
     for name, service in services.items():
-        depends_on = service.get("depends_on") or {}
-        if isinstance(depends_on, list):
-            depends_on = {dep: {} for dep in depends_on}
-        for dependency, spec in depends_on.items():
+        for dependency, spec in _depends_on(service).items():
             assert dependency in services, f"{name} depends on unknown service {dependency}"
             expected = "service_completed_successfully" if dependency in ONE_SHOT_SERVICES else "service_healthy"
-            condition = (spec or {}).get("condition")
+            condition = spec.get("condition")
             assert condition == expected, f"{name} -> {dependency}: condition {condition!r}, want {expected}"
+
+
+# --- profiles ------------------------------------------------------------------------------------
+
+
+def test_optional_services_belong_to_their_profiles(services: dict) -> None:
+    found = {name: set(service["profiles"]) for name, service in services.items() if service.get("profiles")}
+    assert found == PROFILES, "mailpit only in demo/dev, the demo database and its seeder in demo, redis and workers in celery"
+
+
+def test_a_service_started_by_a_profile_needs_nothing_outside_it(services: dict) -> None:
+    """`docker compose up` with any set of profiles must not pull in a service of another profile:
+    a dependency on an optional service is `required: false` unless every profile of the
+    dependent service also starts it."""
+    for name, service in services.items():
+        own = set(service.get("profiles") or [])
+        for dependency, spec in _depends_on(service).items():
+            needed = set(services[dependency].get("profiles") or [])
+            if not needed or spec.get("required", True) is False:
+                continue
+            assert own and own <= needed, f"{name} requires {dependency}, which only the profiles {sorted(needed)} start"
+
+
+def test_the_scheduler_waits_for_the_optional_services_when_they_run(services: dict) -> None:
+    optional = {dep for dep, spec in _depends_on(services["airflow-scheduler"]).items() if spec.get("required") is False}
+    assert optional == {"mailpit", "demo-seed", "redis"}
+
+
+def test_env_example_profiles_exist(services: dict, env_example: dict[str, str]) -> None:
+    declared = {p for service in services.values() for p in service.get("profiles") or []}
+    chosen = {p.strip() for p in env_example.get("COMPOSE_PROFILES", "").split(",") if p.strip()}
+    assert chosen <= declared, f"COMPOSE_PROFILES names unknown profiles: {sorted(chosen - declared)}"
+
+
+def test_env_example_connections_point_at_the_demo_services(env_example: dict[str, str]) -> None:
+    """As shipped, .env.example runs the demo: its connections reach the demo database and Mailpit."""
+    production = urllib.parse.urlsplit(env_example["AIRFLOW_CONN_ZLV_PRODUCTION"])
+    assert (production.hostname, production.username, production.password, production.path.lstrip("/")) == (
+        "demo-production",
+        env_example["DEMO_PRODUCTION_USER"],
+        env_example["DEMO_PRODUCTION_PASSWORD"],
+        env_example["DEMO_PRODUCTION_DB"],
+    )
+    smtp = json.loads(env_example["AIRFLOW_CONN_ZLV_SMTP"])
+    assert (smtp["conn_type"], smtp["host"], smtp["port"]) == ("smtp", "mailpit", 1025)
+    assert smtp["extra"]["from_email"]
+    s3 = json.loads(env_example["AIRFLOW_CONN_ZLV_S3"])
+    assert (s3["login"], s3["password"]) == (env_example["MINIO_ROOT_USER"], env_example["MINIO_ROOT_PASSWORD"])
+    assert s3["extra"]["endpoint_url"] == "http://minio:9000"
+
+
+def test_demo_seed_runs_the_generator_with_the_variables_it_reads(services: dict) -> None:
+    seed = services["demo-seed"]
+    command = seed["command"] if isinstance(seed["command"], list) else seed["command"].split()
+    assert command[:3] == ["python", "-m", "zlv_dwh.demo.generate"]
+    generator = (REPO_ROOT / "include" / "zlv_dwh" / "demo" / "generate.py").read_text(encoding="utf-8")
+    env = _environment(seed)
+    for key in env:
+        assert f'"{key}"' in generator, f"demo-seed sets {key}, which zlv_dwh.demo.generate does not read"
+    for needed in ("ZLV_DEMO_PRODUCTION_URL", "ZLV_DEMO_S3_URL", "ZLV_DEMO_S3_ACCESS_KEY", "ZLV_DEMO_S3_SECRET_KEY"):
+        assert needed in env, f"demo-seed must set {needed}"
+    assert "@demo-production:5432/" in env["ZLV_DEMO_PRODUCTION_URL"]
+
+
+def test_celery_workers_use_the_broker_and_refuse_a_local_executor(services: dict) -> None:
+    worker = services["airflow-worker"]
+    script = " ".join(worker["command"]) if isinstance(worker["command"], list) else worker["command"]
+    assert "airflow celery worker" in script
+    assert "CeleryExecutor" in script, "a worker started without CeleryExecutor must stop with a message"
+    broker = urllib.parse.urlsplit(_environment(worker)["AIRFLOW__CELERY__BROKER_URL"])
+    assert broker.hostname in services and services[broker.hostname]["image"].startswith("redis:")
+
+
+def test_the_pinned_celery_provider_imports() -> None:
+    """The image installs requirements.txt: the pinned celery provider must work with its pinned celery."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import airflow.providers.celery.executors.celery_executor as m; print(m.CeleryExecutor.__name__)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor"},
+    )
+    assert result.returncode == 0 and "CeleryExecutor" in result.stdout, result.stderr[-2000:]
 
 
 # --- variables -----------------------------------------------------------------------------------
@@ -434,7 +542,7 @@ def test_env_example_documents_every_variable(references: list[tuple[str, str]],
 
 
 def test_env_example_has_no_stale_variable(references: list[tuple[str, str]], env_example: dict[str, str]) -> None:
-    unused = sorted(env_example.keys() - {name for name, _ in references})
+    unused = sorted(env_example.keys() - {name for name, _ in references} - COMPOSE_OWN_VARIABLES)
     assert not unused, f".env.example variables that docker-compose.yaml does not use: {unused}"
 
 
@@ -510,6 +618,22 @@ def test_stateful_services_keep_state_in_named_volumes(services: dict) -> None:
         next(m["source"] for m in volume_mounts(services[n]) if m["target"] == "/opt/airflow/data") for n in AIRFLOW_SERVICES
     }
     assert airflow_sources == {"warehouse"}, "all Airflow services must share the warehouse volume"
+
+
+def test_airflow_volumes_are_created_by_the_image(services: dict) -> None:
+    """A new named volume takes the owner of the image's folder it is mounted on: a folder the
+    image does not create would be root's, and the airflow user could not write it."""
+    created = set()
+    for line in (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines():
+        if line.strip().startswith("RUN mkdir"):
+            created |= {word for word in line.split() if word.startswith("/")}
+    base_image_folders = {"/opt/airflow/logs"}  # created by the official image
+    for name in AIRFLOW_SERVICES:
+        for mount in volume_mounts(services[name]):
+            if mount["type"] == "volume" and mount["target"] not in base_image_folders:
+                assert any(folder == mount["target"] or folder.startswith(mount["target"] + "/") for folder in created), (
+                    f"{name}: the Dockerfile does not create {mount['target']}"
+                )
 
 
 def test_metabase_reads_the_warehouse_volume_read_only(services: dict) -> None:

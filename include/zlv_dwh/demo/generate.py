@@ -6,11 +6,14 @@ exercised end to end."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
 import gzip
 import io
+import os
 import random
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +22,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from zlv_dwh.ingest_files import S3Settings, s3_client
+from zlv_dwh.ingest_files import load_config as load_files_config
 
 SCHEMA_SQL = Path(__file__).with_name("production_schema.sql")
 MILLESIMES = (2024, 2025)
@@ -453,22 +457,26 @@ def _build_files(rng: random.Random, demo: Demo, owner_of: dict, owners_by_id: d
         )
 
 
+# The tables of production_schema.sql, parents before children (the COPY order).
+PRODUCTION_TABLES = (
+    "localities",
+    "establishments",
+    "users",
+    "fast_housing",
+    "owners",
+    "owners_housing",
+    "campaigns",
+    "campaigns_housing",
+    "events",
+    "housing_events",
+)
+
+
 def write_production(demo: Demo, db_url: str) -> None:
     """Create the production schema in an empty database and COPY the rows in."""
     with psycopg.connect(db_url) as con:
         con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
-        for table in [
-            "localities",
-            "establishments",
-            "users",
-            "fast_housing",
-            "owners",
-            "owners_housing",
-            "campaigns",
-            "campaigns_housing",
-            "events",
-            "housing_events",
-        ]:
+        for table in PRODUCTION_TABLES:
             rows = demo.tables[table]
             cols = list(rows[0])
             with con.cursor().copy(f"copy {table} ({', '.join(cols)}) from stdin") as copy:
@@ -497,3 +505,54 @@ def file_row_counts(demo: Demo) -> dict[str, int]:
 
 def production_row_counts(demo: Demo) -> dict[str, int]:
     return {k: len(v) for k, v in demo.tables.items() if not k.startswith("_")}
+
+
+def seed_production(demo: Demo, db_url: str, replace: bool = False) -> bool:
+    """Write the demo tables into the database at db_url unless they are there already (then
+    nothing changes, so a seeding service can run at every start); `replace` recreates them.
+    Returns whether the tables were written."""
+    with psycopg.connect(db_url, autocommit=True) as con:
+        present = [t for t in PRODUCTION_TABLES if con.execute("select to_regclass(%s)", [f"public.{t}"]).fetchone()[0]]
+        if present and not replace:
+            return False
+        for table in reversed(PRODUCTION_TABLES):
+            con.execute(f"drop table if exists public.{table} cascade")
+    write_production(demo, db_url)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Seed a demo 'production' database and an S3 bucket (the `demo-seed` service of docker-compose.yaml).
+
+    Credentials come from the environment, not the command line (which other users can list)."""
+    parser = argparse.ArgumentParser(description="Seed the demo production database and the demo LOCOMVAC / FF files.")
+    parser.add_argument("--scale", type=int, default=int(os.environ.get("ZLV_DEMO_SCALE", 2000)), help="dwellings to generate")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--bucket", default=load_files_config().bucket, help="default: the bucket of file_families.yml")
+    parser.add_argument("--replace", action="store_true", help="recreate the demo tables when they exist")
+    parser.add_argument("--skip-files", action="store_true", help="only the database")
+    args = parser.parse_args(argv)
+    db_url = os.environ.get("ZLV_DEMO_PRODUCTION_URL")
+    s3_url = os.environ.get("ZLV_DEMO_S3_URL")
+    if not db_url or not (s3_url or args.skip_files):
+        print(
+            "set ZLV_DEMO_PRODUCTION_URL (the demo database) and ZLV_DEMO_S3_URL, ZLV_DEMO_S3_ACCESS_KEY, ZLV_DEMO_S3_SECRET_KEY",
+            file=sys.stderr,
+        )
+        return 2
+    demo = build(seed=args.seed, scale=args.scale)
+    written = seed_production(demo, db_url, replace=args.replace)
+    if written:
+        print("production tables written: " + ", ".join(f"{t} {n}" for t, n in production_row_counts(demo).items()))
+    else:
+        print("production tables already there, kept (--replace recreates them)")
+    if not args.skip_files:
+        upload_files(
+            demo, s3_url, os.environ.get("ZLV_DEMO_S3_ACCESS_KEY", ""), os.environ.get("ZLV_DEMO_S3_SECRET_KEY", ""), args.bucket
+        )
+        print(f"{len(demo.files)} LOCOMVAC / FF files uploaded to s3://{args.bucket}/lake/cerema/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
