@@ -101,6 +101,8 @@ def _kill_mid_copy(fault_db, spec, loader_dsn, wh, ext) -> Reader:
     output = child.communicate(timeout=30)[0]
     assert child.returncode == -signal.SIGKILL, f"the load was not killed mid-copy: {output[-2000:]}"
     reader.reads_after(5)
+    left = {p.name: oct(p.stat().st_mode & 0o777) for p in wh.parent.glob(f"{wh.name}*")}
+    assert all(mode == "0o600" for mode in left.values()), f"files left by the killed writer must stay private: {left}"
     return reader
 
 
