@@ -54,7 +54,7 @@ def _wait_for_copy(admin_url: str, child: subprocess.Popen, timeout_s: float = 6
         while time.monotonic() < deadline:
             busy = con.execute(
                 "select count(*) from pg_stat_activity where application_name = 'zlv_fault_loader' "
-                "and state = 'active' and query ilike 'copy%'"
+                "and state = 'active' and query ilike 'copy%' and query like '%label%'"
             ).fetchone()[0]
             if busy:
                 return

@@ -36,24 +36,26 @@ def big_source(fault_db):
     return "drop_src"
 
 
-def _terminate_mid_copy(admin_url: str, done: threading.Event) -> int:
-    """Terminate the loader's backends as soon as one streams a COPY; how many were terminated."""
+def _terminate(admin_url: str, done: threading.Event, query_like: str, after_s: float) -> int:
+    """Terminate the loader's backends running a COPY whose text is like `query_like`, `after_s`
+    seconds after one is first seen (rows are then flowing); how many were terminated."""
+    sql = (
+        "select {} from pg_stat_activity where application_name = 'zlv_fault_loader' "
+        f"and state = 'active' and query ilike 'copy%' and query like '{query_like}'"
+    )
     with psycopg.connect(admin_url, autocommit=True) as con:
         while not done.is_set():
-            killed = con.execute(
-                "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'zlv_fault_loader' "
-                "and state = 'active' and query ilike 'copy%'"
-            ).fetchone()[0]
-            if killed:
-                return killed
-            time.sleep(0.01)
+            if con.execute(sql.format("count(*)")).fetchone()[0]:
+                time.sleep(after_s)
+                return con.execute(sql.format("count(pg_terminate_backend(pid))")).fetchone()[0]
+            time.sleep(0.001)
     return 0
 
 
-def _load_with_dropped_connection(spec, fault_db, loader_dsn, wh, ext):
+def _load_with_dropped_connection(spec, fault_db, loader_dsn, wh, ext, query_like="%label%", after_s=0.15):
     done = threading.Event()
     with ThreadPoolExecutor(2) as pool:
-        killer = pool.submit(_terminate_mid_copy, fault_db, done)
+        killer = pool.submit(_terminate, fault_db, done, query_like, after_s)
         load = pool.submit(_load, spec, loader_dsn, wh, ext, "dropped")
         try:
             error = load.exception(timeout=120)
@@ -80,7 +82,7 @@ def test_connection_dropped_mid_copy_fails_clearly_and_the_retry_loads_every_row
     error = _load_with_dropped_connection(spec, fault_db, loader_dsn, wh, ext)
     assert isinstance(error, ip.IngestError), repr(error)
     fault.watch_text(str(error))
-    assert f"production table public.{big_source}" in str(error)
+    assert str(error).startswith(f"production table public.{big_source}: ") and "terminating connection" in str(error)
     assert wh_one(wh, "select status from ops.load_log where run_id = 'dropped'") == ("failed",)
     if mode == "incremental":
         assert wh_one(wh, f"select count(*) from raw_production.{big_source}") == before
@@ -93,6 +95,40 @@ def test_connection_dropped_mid_copy_fails_clearly_and_the_retry_loads_every_row
     )
     fault.rows_lost += max(0, source[0] - loaded[1])
     assert loaded == (source[0], source[0], source[1]), "every source row once, at its latest version"
+
+
+def test_connection_dropped_while_reading_source_metadata_fails_with_a_short_clear_error(
+    fault, fault_db, loader_dsn, tmp_path, ext
+):
+    """The first queries (columns, delete counters) are short: the load is retried until the drop
+    lands on one. The error names the table and the reason, not the SQL DuckDB sent."""
+    pg(
+        fault_db,
+        "drop table if exists meta_src",
+        "create table meta_src (id int primary key, label text, updated_at timestamptz not null)",
+        "insert into meta_src select i, 'l' || i, now() from generate_series(1, 100) i",
+    )
+    spec = ip.TableSpec(name="meta_src", primary_key=("id",), mode="incremental", watermark="updated_at")
+    wh = tmp_path / "wh.duckdb"
+    _load(spec, loader_dsn, wh, ext, "first")
+    fault.inject("PostgreSQL connection dropped on a metadata query")
+    for _ in range(40):
+        done = threading.Event()
+        with ThreadPoolExecutor(2) as pool:
+            killer = pool.submit(_terminate, fault_db, done, "%signature%", 0)
+            error = pool.submit(_load, spec, loader_dsn, wh, ext, "dropped").exception(timeout=60)
+            done.set()
+            hit = killer.result()
+        if hit:
+            break
+    assert hit, "the drop never landed on the metadata query"
+    assert isinstance(error, ip.IngestError), repr(error)
+    fault.watch_text(str(error))
+    assert str(error).startswith("production table public.meta_src: ") and '"COPY (...)"' in str(error)
+    assert "closed the connection" in str(error) or "terminating connection" in str(error)
+    assert len(str(error).splitlines()[0]) < 200, str(error)
+    _load(spec, loader_dsn, wh, ext, "retry")
+    assert wh_one(wh, "select count(*), count(distinct id) from raw_production.meta_src") == (100, 100)
 
 
 @pytest.fixture
