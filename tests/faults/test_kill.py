@@ -96,7 +96,7 @@ def _kill_mid_copy(fault_db, spec, loader_dsn, wh, ext) -> Reader:
     _wait_for_copy(fault_db, child)
     reader = Reader(wh, spec["name"])
     reader.start()
-    time.sleep(0.3)  # rows are flowing into the new table
+    time.sleep(0.1)  # rows are flowing into the new table
     child.send_signal(signal.SIGKILL)
     output = child.communicate(timeout=30)[0]
     assert child.returncode == -signal.SIGKILL, f"the load was not killed mid-copy: {output[-2000:]}"
