@@ -153,3 +153,65 @@ def pipeline_stack(state_dir, production_db, s3_service, smtp_server):
         )
 
     return build
+
+
+# --- the fault suite's ledger (tests/faults): one line of figures, and the session fails if it is off ---
+
+_FAULT_REPORT = pytest.StashKey[dict]()
+_LEDGER = pytest.StashKey["object"]()
+
+
+def _ledger(config):
+    from faults.ledger import Ledger
+
+    if _LEDGER not in config.stash:
+        config.stash[_LEDGER] = Ledger()
+    return config.stash[_LEDGER]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    item.stash.setdefault(_FAULT_REPORT, {})[report.when] = report
+
+
+@pytest.fixture
+def fault(request):
+    """Records the faults a test injects; they count as survived only if the test passes."""
+    import logging
+
+    from faults.ledger import Fault, LogCapture
+
+    record = Fault(request.node.nodeid)
+    capture = LogCapture()
+    root = logging.getLogger()
+    previous = root.level, logging.getLogger("zlv_dwh").level
+    root.addHandler(capture)
+    root.setLevel(logging.INFO)
+    logging.getLogger("zlv_dwh").setLevel(logging.DEBUG)
+    try:
+        yield record
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(previous[0])
+        logging.getLogger("zlv_dwh").setLevel(previous[1])
+        call = request.node.stash.get(_FAULT_REPORT, {}).get("call")
+        record.survived = len(record.injected) if call is not None and call.passed else 0
+        record.scan(capture.buffer.getvalue())
+        _ledger(request.config).faults.append(record)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    ledger = session.config.stash.get(_LEDGER, None)
+    if ledger is not None and ledger.faults and not ledger.holds() and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    ledger = config.stash.get(_LEDGER, None)
+    if ledger is None or not ledger.faults:
+        return
+    for problem in ledger.problems():
+        terminalreporter.write_line(f"FAULT {problem}", red=True)
+    terminalreporter.write_line(ledger.line(), bold=True, green=ledger.holds(), red=not ledger.holds())

@@ -136,6 +136,16 @@ def redact(text: str) -> str:
     return _PASSWORD.sub(r"\1***", text)
 
 
+# DuckDB's postgres extension quotes the whole COPY statement before PostgreSQL's reason.
+_ECHOED_COPY = re.compile(r'"COPY \(.*?\) TO STDOUT \(FORMAT "?binary"?\);?"', re.DOTALL)
+
+
+def readable(text: str) -> str:
+    """The error as the alert's first line should read it: the password hidden, and the echoed COPY
+    statement (hundreds of characters before the reason, e.g. a dropped connection) shortened."""
+    return _ECHOED_COPY.sub('"COPY (...)"', redact(text))
+
+
 def _pg(sql: str) -> str:
     """A relation reading `sql` as PostgreSQL runs it (in the read-only session)."""
     return f"postgres_query('pg', {quote_literal(sql)})"
@@ -318,7 +328,7 @@ def ingest_table(
         except Exception as exc:
             rollback_quietly(con)
             message = exc.args[0] if isinstance(exc, IngestError) else f"production table {source_schema}.{spec.name}: {exc}"
-            message = redact(message)
+            message = readable(message)
             record.schema_changes = []
             load_log.write(con, record, "failed", message)
             # Not chained: the original exception's text may hold the connection string.

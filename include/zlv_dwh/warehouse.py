@@ -98,7 +98,7 @@ def connect(
             con.close()
         return
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    with write_lock(db_path, lock_timeout_s):
+    with write_lock(db_path, lock_timeout_s), _private_files():
         new_file = not db_path.exists()
         con = duckdb.connect(str(db_path), config=_config(extension_dir))
         if new_file:
@@ -109,6 +109,17 @@ def connect(
             yield con
         finally:
             con.close()
+
+
+@contextmanager
+def _private_files() -> Iterator[None]:
+    """Files DuckDB creates while a writer is open (the .wal journal, spilled blocks) hold the same
+    rows as the warehouse: created owner-only like it, not world-readable by the default umask."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def quote_ident(name: str) -> str:
