@@ -2,6 +2,7 @@
 database as catalog) and the moto S3 server: the connect helper, and the whole pipeline once on
 each backend with the same published marts."""
 
+import threading
 from dataclasses import replace
 
 import boto3
@@ -10,11 +11,11 @@ import psycopg
 import pytest
 import yaml
 
-from conftest import scratch_database
-from zlv_dwh import settings
+from conftest import TEST_HASH_KEY, scratch_database
+from zlv_dwh import ingest_postgres, settings
 from zlv_dwh.demo import generate, run, services
 from zlv_dwh.settings import DBT_PROJECT_DIR, DUCKLAKE_ALIAS
-from zlv_dwh.warehouse import WarehouseUnavailable, connect
+from zlv_dwh.warehouse import WarehouseUnavailable, connect, retry_on_conflict
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +85,39 @@ def test_two_writers_changing_the_same_rows_fail_the_later_commit(lake):
         a.execute("commit")
         with pytest.raises(duckdb.TransactionException, match="conflict"):
             b.execute("commit")
+
+
+def test_concurrent_loads_of_different_tables_all_land(lake, production_dsn):
+    """Several workers at once: the loads meet on the shared ops tables, DuckLake refuses the later
+    commits, and retry_on_conflict runs those again (what the Airflow tasks do)."""
+    config = ingest_postgres.load_config()
+    names = ["localities", "establishments", "users", "campaigns"]
+    results: dict = {}
+
+    def load(name):
+        try:
+            results[name] = retry_on_conflict(
+                lambda: ingest_postgres.ingest_table(
+                    config.tables[name], pg_dsn=production_dsn, warehouse=lake["warehouse"], run_id="concurrent",
+                    key=TEST_HASH_KEY, source_schema=config.schema, target_schema=config.target_schema,
+                )
+            ).rows_loaded  # fmt: skip
+        except Exception as exc:  # reported by the assertion below
+            results[name] = exc
+
+    threads = [threading.Thread(target=load, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(isinstance(rows, int) and rows > 0 for rows in results.values()) and len(results) == len(names), results
+    with connect(lake["warehouse"], read_only=True) as con:
+        for name in names:
+            assert _count(con, f"raw_production.{name}") == results[name]
+        succeeded = con.execute(
+            "select table_name from ops.load_log where run_id = 'concurrent' and status = 'success' order by 1"
+        ).fetchall()
+        assert [r[0] for r in succeeded] == sorted(names)  # one success each, whatever the retries
 
 
 def test_an_unreachable_catalog_fails_clearly_without_its_password(lake, monkeypatch):

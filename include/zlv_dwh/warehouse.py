@@ -15,17 +15,20 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import random
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from zlv_dwh.settings import DUCKLAKE_ALIAS, LakeSettings, Paths, warehouse_backend
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class WarehouseLockTimeout(RuntimeError):
@@ -149,6 +152,27 @@ def connect(
 
 
 LAKE_EXTENSIONS = ("httpfs", "postgres", "ducklake")
+ATTEMPTS_ON_CONFLICT = 5
+# How DuckLake refuses a commit that raced another writer on the same table (the ops state
+# tables are shared by every load, so concurrent loads meet there). Callers wrap DuckDB's error in
+# their own, hence a match on the text.
+_CONFLICT = ("Transaction conflict", "Failed to commit DuckLake transaction")
+
+
+def retry_on_conflict(work: Callable[[], T], attempts: int = ATTEMPTS_ON_CONFLICT) -> T:
+    """Run `work` again when another writer committed to the same table first. Safe because a
+    refused commit rolls the whole transaction back and every load is idempotent; on the DuckDB
+    file the lock serialises writers, so this never retries there."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except Exception as exc:
+            if attempt + 1 == attempts or not any(text in str(exc) for text in _CONFLICT):
+                raise
+            delay = random.uniform(0.2, 1.0) * (attempt + 1)
+            log.warning("DuckLake commit conflict with another writer; attempt %d of %d in %.1fs", attempt + 2, attempts, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def install_extensions(extension_dir: Path) -> None:
@@ -188,10 +212,17 @@ def _connect_lake(
         if lake.s3 is not None:
             con.execute(_s3_secret_sql(lake))
         options = f"data_path {quote_literal(lake.data_path)}" + (", read_only" if read_only else "")
-        try:
-            con.execute(f"attach {quote_literal('ducklake:postgres:' + lake.catalog)} as {DUCKLAKE_ALIAS} ({options})")
-        except duckdb.Error as exc:  # not chained: its text may hold the catalog's password
-            raise WarehouseUnavailable(f"cannot attach the DuckLake catalog: {redact(str(exc))}") from None
+        for attempt in range(ATTEMPTS_ON_CONFLICT):
+            try:
+                con.execute(f"attach {quote_literal('ducklake:postgres:' + lake.catalog)} as {DUCKLAKE_ALIAS} ({options})")
+                break
+            except duckdb.Error as exc:
+                # Two processes creating a new catalog at once: the loser finds it made.
+                if "Failed to initialize DuckLake" in str(exc) and attempt + 1 < ATTEMPTS_ON_CONFLICT:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                # Not chained: its text may hold the catalog's password.
+                raise WarehouseUnavailable(f"cannot attach the DuckLake catalog: {redact(str(exc))}") from None
         con.execute(f"use {DUCKLAKE_ALIAS}")
         yield con
     finally:

@@ -11,15 +11,18 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from zlv_dwh import summary
 from zlv_dwh.demo import generate, services
-from zlv_dwh.settings import REPO_ROOT, Paths
+from zlv_dwh.settings import REPO_ROOT, Paths, warehouse_backend
 
 DAG_ORDER = ["zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff", "zlv_transform"]
 DEMO_DATABASE = "zlv_demo_production"
+DEMO_LAKE_CATALOG = "zlv_demo_lake_catalog"
 BIN = Path(sys.executable).parent
 
 
@@ -70,7 +73,7 @@ class Stack:
             "DBT_VERSION_CHECK": "False",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT / "include"), os.environ.get("PYTHONPATH")])),
             "ZLV_DATA_DIR": str(self.paths.data_dir),
-            "ZLV_WAREHOUSE_PATH": str(self.paths.warehouse),
+            **self.paths.dbt_env(),
             "ZLV_PSEUDONYMISATION_KEY": self.pseudonymisation_key,
             "ZLV_S3_BUCKET": self.bucket,
             "AIRFLOW_CONN_ZLV_PRODUCTION": self.production_url,
@@ -161,12 +164,28 @@ def run_dag(stack: Stack, dag_id: str, env: dict) -> None:
     say(f"  {dag_id} succeeded in {time.monotonic() - started:.0f}s")
 
 
+@contextmanager
+def _zlv_settings(env: dict) -> Iterator[None]:
+    """This process's ZLV_* settings set to the stack's for a while (which backend, where the lake is)."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("ZLV_")}
+    for name in saved:
+        del os.environ[name]
+    os.environ.update({k: v for k, v in env.items() if k.startswith("ZLV_")})
+    try:
+        yield
+    finally:
+        for name in [k for k in os.environ if k.startswith("ZLV_")]:
+            del os.environ[name]
+        os.environ.update(saved)
+
+
 def run_pipeline(stack: Stack, env: dict | None = None) -> dict:
     env = env or stack.env()
     prepare_airflow(stack, env)
     for dag_id in DAG_ORDER:
         run_dag(stack, dag_id, env)
-    return summary.collect(stack.paths)
+    with _zlv_settings(env):
+        return summary.collect(stack.paths)
 
 
 def run_direct(stack: Stack, run_id: str = "direct") -> dict:
@@ -202,7 +221,12 @@ def start_demo_sources(state_dir: Path, seed: int, scale: int, started: list[ser
     s3 = services.start_s3(say=say)
     started.append(s3)
     access, secret = services.s3_credentials()
-    stack = Stack(state_dir, pg.url.rsplit("/", 1)[0] + f"/{DEMO_DATABASE}", s3.url, access, secret, demo_key(state_dir))
+    # ZLV_WAREHOUSE_BACKEND=ducklake: the warehouse is a DuckLake with a fresh catalog database
+    # on the same PostgreSQL server and its Parquet in the demo bucket.
+    lake = services.recreate_database(pg.url, DEMO_LAKE_CATALOG) if warehouse_backend() == "ducklake" else None
+    stack = Stack(
+        state_dir, pg.url.rsplit("/", 1)[0] + f"/{DEMO_DATABASE}", s3.url, access, secret, demo_key(state_dir), lake_catalog=lake
+    )
     generate_sources(stack, pg.url, seed, scale)
     return stack, pg.url
 
