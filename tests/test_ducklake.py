@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import TEST_HASH_KEY, scratch_database
-from zlv_dwh import ingest_postgres, settings
+from zlv_dwh import dbt_rendering, ingest_postgres, settings
 from zlv_dwh.demo import generate, run, services
 from zlv_dwh.settings import DBT_PROJECT_DIR, DUCKLAKE_ALIAS
 from zlv_dwh.warehouse import WarehouseUnavailable, connect, retry_on_conflict
@@ -140,12 +140,15 @@ def test_missing_lake_settings_are_named(monkeypatch):
         settings.warehouse_backend()
 
 
-def test_dbt_has_one_target_per_backend_and_the_lake_under_the_same_name():
+def test_dbt_has_one_target_per_backend_and_the_lake_under_the_same_name(monkeypatch):
     profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["zlv"]
     assert set(profile["outputs"]) == set(settings.BACKENDS)
     lake_target = profile["outputs"]["ducklake"]
     assert lake_target["database"] == DUCKLAKE_ALIAS
     assert [a["alias"] for a in lake_target["attach"]] == [DUCKLAKE_ALIAS]
+    for backend in settings.BACKENDS:  # what Cosmos renders the transform DAG with
+        monkeypatch.setenv("ZLV_WAREHOUSE_BACKEND", backend)
+        assert dbt_rendering.profile_config().target_name == backend
 
 
 @pytest.fixture(scope="module")
