@@ -9,7 +9,7 @@ import os
 
 from zlv_dwh import alerts, dbt_commands, indicator_drift, ingest_files, ingest_postgres, pii, publish, rgpd_audit
 from zlv_dwh.settings import DBT_MANIFEST, Paths
-from zlv_dwh.warehouse import connect
+from zlv_dwh.warehouse import connect, retry_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +74,18 @@ def ingest_production_table(table: str, run_id: str) -> dict:
 
 
 def _ingest_production_table(config, paths, table: str, run_id: str):
-    return ingest_postgres.ingest_table(
-        config.tables[table],
-        pg_dsn=postgres_dsn(config.connection_id),
-        warehouse=paths.warehouse,
-        run_id=run_id,
-        key=pseudonymisation_key(),
-        extension_dir=paths.extension_dir,
-        source_schema=config.schema,
-        target_schema=config.target_schema,
+    dsn, key = postgres_dsn(config.connection_id), pseudonymisation_key()
+    return retry_on_conflict(
+        lambda: ingest_postgres.ingest_table(
+            config.tables[table],
+            pg_dsn=dsn,
+            warehouse=paths.warehouse,
+            run_id=run_id,
+            key=key,
+            extension_dir=paths.extension_dir,
+            source_schema=config.schema,
+            target_schema=config.target_schema,
+        )
     )
 
 
@@ -98,26 +101,31 @@ def list_file_objects(family: str) -> list[dict]:
 def load_file_object(ref: dict, run_id: str) -> dict:
     config, paths = ingest_files.load_config(), Paths.from_env()
     obj = ingest_files.ObjectRef(**ref)  # the bucket travels in the ref
-    outcome = ingest_files.load_object(
-        obj,
-        config.families[obj.family].dataset(obj.dataset),
-        s3=s3_settings(config.connection_id),
-        warehouse=paths.warehouse,
-        run_id=run_id,
-        hash_key=pseudonymisation_key(),
-        extension_dir=paths.extension_dir,
+    s3, key = s3_settings(config.connection_id), pseudonymisation_key()
+    outcome = retry_on_conflict(
+        lambda: ingest_files.load_object(
+            obj,
+            config.families[obj.family].dataset(obj.dataset),
+            s3=s3,
+            warehouse=paths.warehouse,
+            run_id=run_id,
+            hash_key=key,
+            extension_dir=paths.extension_dir,
+        )
     )
     return outcome.as_dict()
 
 
 def finish_file_family(family: str, refs: list[dict], outcomes: list[dict], run_id: str) -> str:
     config, paths = ingest_files.load_config(), Paths.from_env()
-    report = ingest_files.finish_family(
-        config.families[family],
-        [ingest_files.ObjectRef(**r) for r in refs],
-        [ingest_files.ObjectOutcome(**o) for o in outcomes],
-        warehouse=paths.warehouse,
-        run_id=run_id,
+    report = retry_on_conflict(
+        lambda: ingest_files.finish_family(
+            config.families[family],
+            [ingest_files.ObjectRef(**r) for r in refs],
+            [ingest_files.ObjectOutcome(**o) for o in outcomes],
+            warehouse=paths.warehouse,
+            run_id=run_id,
+        )
     )
     return report.summary()
 

@@ -1,7 +1,7 @@
 """dbt commands the pipeline runs besides the models: source freshness and the documentation site.
 
 Both run dbt in-process (dbtRunner) against the warehouse, under the same file lock as every other
-writer, with their artifacts in a folder of their own so they never touch the manifest the DAGs
+writer (none on DuckLake), with their artifacts in a folder of their own so they never touch the manifest the DAGs
 render from."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from zlv_dwh.settings import DBT_PROJECT_DIR
-from zlv_dwh.warehouse import write_lock
+from zlv_dwh.settings import DBT_PROJECT_DIR, Paths
+from zlv_dwh.warehouse import install_extensions, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +25,12 @@ class DbtCommandError(RuntimeError):
 def _invoke(args: list[str], warehouse: Path, target_path: Path, project_dir: Path):
     from dbt.cli.main import dbtRunner  # heavy import, only when a task runs
 
-    os.environ["ZLV_WAREHOUSE_PATH"] = str(warehouse)
+    paths = Paths.from_env()
+    os.environ.update({**paths.dbt_env(), "ZLV_WAREHOUSE_PATH": str(warehouse)})
+    install_extensions(paths.extension_dir)  # the ducklake target loads them from there
     target_path.mkdir(parents=True, exist_ok=True)
     common = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir), "--target-path", str(target_path)]
-    with write_lock(warehouse):
+    with writer_lock(warehouse):
         result = dbtRunner().invoke([*args, *common])
     if result.exception is not None:
         raise DbtCommandError(f"dbt {' '.join(args)}: {result.exception}") from None
@@ -87,3 +89,10 @@ def seed_referentials(warehouse: Path, out_dir: Path, project_dir: Path = DBT_PR
     seeds = [r.node.name for r in result.result.results]
     log.info("referentials loaded: %s", ", ".join(seeds))
     return seeds
+
+
+def build_all(warehouse: Path, out_dir: Path, project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    """`dbt build` (seeds, models, tests) in one call, for running the pipeline without Airflow;
+    returns the manifest it wrote (the RGPD audit and the publish step read the classes there)."""
+    _invoke(["build"], warehouse, out_dir, project_dir)
+    return out_dir / "manifest.json"

@@ -26,7 +26,7 @@ from cosmos.constants import (
 )
 
 from zlv_dwh import dbt_project
-from zlv_dwh.settings import DBT_MANIFEST, DBT_PROJECT_DIR, DUCKDB_POOL, Paths
+from zlv_dwh.settings import DBT_MANIFEST, DBT_PROJECT_DIR, DUCKDB_POOL, Paths, warehouse_backend
 
 
 def project_config() -> ProjectConfig:
@@ -35,12 +35,15 @@ def project_config() -> ProjectConfig:
         dbt_project_path=DBT_PROJECT_DIR,
         manifest_path=DBT_MANIFEST,
         install_dbt_deps=False,
-        env_vars={"ZLV_WAREHOUSE_PATH": str(Paths.from_env().warehouse)},
+        env_vars=Paths.from_env().dbt_env(),
     )
 
 
 def profile_config() -> ProfileConfig:
-    return ProfileConfig(profile_name="zlv", target_name="dev", profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml")
+    # profiles.yml has one target per storage backend, named after it.
+    return ProfileConfig(
+        profile_name="zlv", target_name=warehouse_backend(), profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml"
+    )
 
 
 def execution_config() -> ExecutionConfig:

@@ -34,8 +34,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from zlv_dwh import load_log, pii
-from zlv_dwh.settings import CONFIG_DIR
-from zlv_dwh.warehouse import connect, duplicate_keys, quote_ident, quote_literal, rollback_quietly
+from zlv_dwh.settings import CONFIG_DIR, S3Settings
+from zlv_dwh.warehouse import connect, duplicate_keys, quote_ident, quote_literal, rollback_quietly, single_writer
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,9 @@ REJECTS_KEPT_PER_OBJECT = 1000
 
 OPS_DDL = """
 create schema if not exists ops;
+-- No primary key: DuckLake has no constraints; one row per object is kept by delete + insert.
 create table if not exists ops.file_manifest (
-    object_key varchar primary key,
+    object_key varchar not null,
     family varchar not null,
     dataset varchar not null,
     millesime integer not null,
@@ -75,19 +76,6 @@ class ContractError(ValueError):
 
 class FileIngestError(RuntimeError):
     """A file could not be read for a reason that is not the file's fault (network, storage)."""
-
-
-@dataclass(frozen=True)
-class S3Settings:
-    """How to reach the object store; built from the Airflow connection, never logged."""
-
-    endpoint_url: str | None
-    access_key_id: str
-    secret_access_key: str
-    region: str = "us-east-1"
-
-    def __repr__(self) -> str:  # keep keys out of logs and tracebacks
-        return f"S3Settings(endpoint_url={self.endpoint_url!r}, region={self.region!r})"
 
 
 @dataclass(frozen=True)
@@ -279,16 +267,19 @@ def list_objects(s3: S3Settings, bucket: str, family: FamilySpec) -> list[Object
 
 @contextmanager
 def _download_dir(warehouse: Path) -> Iterator[Path]:
-    """A private folder beside the warehouse, removed whatever happens. Called under the write
-    lock, so leftovers of a killed run (nobody else can be using them) are removed first."""
+    """A private folder beside the warehouse, removed whatever happens. Under the DuckDB file's
+    write lock nobody else can be using the others, so leftovers of a killed run go first; on
+    DuckLake other writers may be downloading beside us, so only our own folder is removed."""
     parent = warehouse.parent / ".downloads"
-    shutil.rmtree(parent, ignore_errors=True)
-    parent.mkdir(parents=True)
+    owned = single_writer()
+    if owned:
+        shutil.rmtree(parent, ignore_errors=True)
+    parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=parent))
     try:
         yield folder
     finally:
-        shutil.rmtree(parent, ignore_errors=True)
+        shutil.rmtree(parent if owned else folder, ignore_errors=True)
 
 
 class _GzipEnd:
@@ -465,8 +456,9 @@ def _describe_rejects(rejects: list[tuple], ds: DatasetSpec) -> str:
 
 
 def _manifest_write(con, ref: ObjectRef, etag: str, size: int, status: str, run_id: str, **values) -> None:
+    con.execute("delete from ops.file_manifest where object_key = ?", [ref.key])
     con.execute(
-        "insert or replace into ops.file_manifest (object_key, family, dataset, millesime, departement, etag, size_bytes, "
+        "insert into ops.file_manifest (object_key, family, dataset, millesime, departement, etag, size_bytes, "
         "status, rows_loaded, rows_malformed, reason, run_id, loaded_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::timestamp)",
         [
             ref.key,

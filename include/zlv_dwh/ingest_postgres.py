@@ -20,7 +20,7 @@ import yaml
 
 from zlv_dwh import load_log, pii
 from zlv_dwh.settings import CONFIG_DIR
-from zlv_dwh.warehouse import connect, duplicate_keys, quote_ident, quote_literal, rollback_quietly, table_exists
+from zlv_dwh.warehouse import connect, duplicate_keys, quote_ident, quote_literal, redact, rollback_quietly, table_exists
 
 log = logging.getLogger(__name__)
 SOURCE = "production"
@@ -28,8 +28,9 @@ DELETE_MODES = ("apply", "flag", "ignore")
 
 STATE_DDL = """
 create schema if not exists ops;
+-- No primary key: DuckLake has no constraints; one row per table is kept by delete + insert.
 create table if not exists ops.watermarks (
-    table_name varchar primary key,
+    table_name varchar not null,
     watermark timestamptz not null,
     updated_at timestamp not null
 );
@@ -126,14 +127,6 @@ def describe_tables(config: ProductionConfig) -> str:
 def read_only_dsn(dsn: str) -> str:
     """A libpq keyword DSN whose session refuses writes, whatever the role may do."""
     return f"{dsn} options='-c default_transaction_read_only=on'"
-
-
-_PASSWORD = re.compile(r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)""", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """Hide passwords: libpq and DuckDB echo the connection string in their connection errors."""
-    return _PASSWORD.sub(r"\1***", text)
 
 
 # DuckDB's postgres extension quotes the whole COPY statement before PostgreSQL's reason.
@@ -444,8 +437,9 @@ def _finish(con, spec, kept, target_schema, record, check_key: bool, signature: 
             newest = con.execute(f"select max({spec.watermark_sql()}) from {target}").fetchone()[0]
             record.watermark_to = newest.isoformat() if newest else None
         if record.watermark_to is not None:
+            con.execute("delete from ops.watermarks where table_name = ?", [spec.name])
             con.execute(
-                "insert or replace into ops.watermarks (table_name, watermark, updated_at, delete_signature) "
+                "insert into ops.watermarks (table_name, watermark, updated_at, delete_signature) "
                 "values (?, ?::timestamptz, now()::timestamp, ?)",
                 [spec.name, record.watermark_to, signature],
             )

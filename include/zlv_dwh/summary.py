@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
+
+import duckdb
 
 from zlv_dwh.settings import Paths
 from zlv_dwh.warehouse import connect, quote_ident
 
 
-def collect(paths: Paths) -> dict:
-    """Figures from the warehouse and the published file (both opened read-only)."""
+def collect(paths: Paths, con=None) -> dict:
+    """Figures from the warehouse and the published file (both opened read-only, unless the
+    caller already holds a warehouse connection `con`)."""
     out: dict = {"loads": [], "marts": {}, "audit": None, "published": str(paths.published_marts)}
-    with connect(paths.warehouse, read_only=True) as con:
+    with nullcontext(con) if con is not None else connect(paths.warehouse, read_only=True) as con:
         out["loads"] = con.execute(
             """
             with latest as (
@@ -29,8 +33,8 @@ def collect(paths: Paths) -> dict:
             "select run_id, status, detail from ops.rgpd_audit where check_name = 'verdict' order by audited_at desc limit 1"
         ).fetchone()
         out["audit"] = {"run_id": row[0], "verdict": row[1], "detail": row[2]} if row else None
-    if Path(paths.published_marts).exists():
-        with connect(paths.published_marts, read_only=True) as pub:
+    if Path(paths.published_marts).exists():  # a DuckDB file on either backend
+        with duckdb.connect(str(paths.published_marts), read_only=True) as pub:
             names = [
                 r[0]
                 for r in pub.execute(

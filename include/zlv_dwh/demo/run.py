@@ -12,15 +12,18 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from zlv_dwh import summary
 from zlv_dwh.demo import generate, services
-from zlv_dwh.settings import REPO_ROOT, Paths
+from zlv_dwh.settings import REPO_ROOT, Paths, warehouse_backend
 
 DAG_ORDER = ["zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff", "zlv_transform"]
 DEMO_DATABASE = "zlv_demo_production"
+DEMO_LAKE_CATALOG = "zlv_demo_lake_catalog"
 BIN = Path(sys.executable).parent
 
 
@@ -45,6 +48,9 @@ class Stack:
     bucket: str = "zlv-lake"
     smtp: tuple[str, int] | None = None  # (host, port) of the alert mailbox, when there is one
     alert_recipients: str = "data-team@zlv.example"
+    # A PostgreSQL URL: the warehouse is then a DuckLake with this catalog and its Parquet in the
+    # stack's bucket under warehouse/ (docs/DUCKLAKE.md); None: the DuckDB file.
+    lake_catalog: str | None = None
 
     @property
     def paths(self) -> Paths:
@@ -68,7 +74,7 @@ class Stack:
             "DBT_VERSION_CHECK": "False",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT / "include"), os.environ.get("PYTHONPATH")])),
             "ZLV_DATA_DIR": str(self.paths.data_dir),
-            "ZLV_WAREHOUSE_PATH": str(self.paths.warehouse),
+            **self.paths.dbt_env(),
             "ZLV_PSEUDONYMISATION_KEY": self.pseudonymisation_key,
             "ZLV_S3_BUCKET": self.bucket,
             "AIRFLOW_CONN_ZLV_PRODUCTION": self.production_url,
@@ -81,6 +87,15 @@ class Stack:
                 }
             ),
         }
+        env["ZLV_WAREHOUSE_BACKEND"] = "ducklake" if self.lake_catalog else "duckdb"
+        if self.lake_catalog:
+            env |= {
+                "ZLV_DUCKLAKE_CATALOG": self.lake_catalog,
+                "ZLV_DUCKLAKE_DATA_PATH": f"s3://{self.bucket}/warehouse/",
+                "ZLV_DUCKLAKE_S3_ENDPOINT_URL": self.s3_url,
+                "ZLV_DUCKLAKE_S3_ACCESS_KEY_ID": self.s3_access_key,
+                "ZLV_DUCKLAKE_S3_SECRET_ACCESS_KEY": self.s3_secret_key,
+            }
         if self.smtp:
             env["AIRFLOW_CONN_ZLV_SMTP"] = json.dumps(
                 {
@@ -161,12 +176,42 @@ def task_states(stack: Stack, dag_id: str) -> dict[str, str]:
     return {task_id: state for task_id, state in rows}
 
 
+@contextmanager
+def _zlv_settings(env: dict) -> Iterator[None]:
+    """This process's ZLV_* settings set to the stack's for a while (which backend, where the lake is)."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("ZLV_")}
+    for name in saved:
+        del os.environ[name]
+    os.environ.update({k: v for k, v in env.items() if k.startswith("ZLV_")})
+    try:
+        yield
+    finally:
+        for name in [k for k in os.environ if k.startswith("ZLV_")]:
+            del os.environ[name]
+        os.environ.update(saved)
+
+
 def run_pipeline(stack: Stack, env: dict | None = None) -> dict:
     env = env or stack.env()
     prepare_airflow(stack, env)
     for dag_id in DAG_ORDER:
         run_dag(stack, dag_id, env)
-    return summary.collect(stack.paths)
+    with _zlv_settings(env):
+        return summary.collect(stack.paths)
+
+
+def run_direct(stack: Stack, run_id: str = "direct") -> dict:
+    """The pipeline's steps without Airflow (zlv_dwh.demo.direct), in a process of its own with the
+    stack's environment; returns its step timings and summary figures."""
+    out = stack.state_dir / "logs" / f"direct_{run_id}.json"
+    started = time.monotonic()
+    _run(
+        [str(BIN / "python"), "-m", "zlv_dwh.demo.direct", run_id, str(out)],
+        stack.env(),
+        stack.state_dir / "logs" / f"direct_{run_id}.log",
+        "the pipeline without Airflow",
+    )
+    return {**json.loads(out.read_text()), "seconds": time.monotonic() - started}
 
 
 def demo_key(state_dir: Path) -> str:
@@ -188,7 +233,12 @@ def start_demo_sources(state_dir: Path, seed: int, scale: int, started: list[ser
     s3 = services.start_s3(say=say)
     started.append(s3)
     access, secret = services.s3_credentials()
-    stack = Stack(state_dir, pg.url.rsplit("/", 1)[0] + f"/{DEMO_DATABASE}", s3.url, access, secret, demo_key(state_dir))
+    # ZLV_WAREHOUSE_BACKEND=ducklake: the warehouse is a DuckLake with a fresh catalog database
+    # on the same PostgreSQL server and its Parquet in the demo bucket.
+    lake = services.recreate_database(pg.url, DEMO_LAKE_CATALOG) if warehouse_backend() == "ducklake" else None
+    stack = Stack(
+        state_dir, pg.url.rsplit("/", 1)[0] + f"/{DEMO_DATABASE}", s3.url, access, secret, demo_key(state_dir), lake_catalog=lake
+    )
     generate_sources(stack, pg.url, seed, scale)
     return stack, pg.url
 
