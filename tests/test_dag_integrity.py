@@ -141,3 +141,28 @@ def test_a_manifest_older_than_the_project_is_refused(tmp_path):
         dbt_project.check(project, manifest)
     dbt_project.build(project, env={"ZLV_WAREHOUSE_PATH": str(tmp_path / "wh.duckdb")})
     dbt_project.check(project, manifest)
+
+
+def test_a_partial_rendering_waits_only_for_the_tests_its_build_runs(dagbag, dbt_manifest, monkeypatch):
+    # ZLV_DBT_SELECT: the build leaves out tests reaching an unselected model (cautious), so the
+    # model test tasks must not wait for them.
+    monkeypatch.setenv("ZLV_DBT_SELECT", "+vacancy_by_territory")
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(REPO_ROOT / "dags" / "transform.py")).dags["zlv_transform"]
+    producer = dag.get_task(f"dbt.{dbt_rendering.PRODUCER_TASK}")
+    assert producer.indirect_selection == "cautious"
+    rendered = {t.split(".")[1] for t in dag.task_ids if t.startswith("dbt.") and t.endswith((".run", ".seed"))}
+    awaited = {t for tests in producer.tests_per_model.values() for t in tests}
+    assert awaited
+    for test_id in awaited:
+        parents = [p for p in dbt_manifest["nodes"][test_id]["depends_on"]["nodes"] if p.startswith(("model.", "seed."))]
+        assert all(p.split(".")[-1] in rendered for p in parents), (test_id, parents)
+    reaching_out = [
+        n
+        for n in dbt_manifest["nodes"].values()
+        if n["resource_type"] == "test"
+        and any(p.split(".")[-1] in rendered for p in n["depends_on"]["nodes"])
+        and not all(p.split(".")[-1] in rendered for p in n["depends_on"]["nodes"] if p.startswith(("model.", "seed.")))
+    ]
+    assert reaching_out and not {n["unique_id"] for n in reaching_out} & awaited

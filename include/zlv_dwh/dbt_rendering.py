@@ -50,10 +50,10 @@ def execution_config() -> ExecutionConfig:
     return ExecutionConfig(
         execution_mode=ExecutionMode.WATCHER,
         invocation_mode=InvocationMode.DBT_RUNNER,
-        # Only the producer (the one `dbt build`) writes DuckDB: it alone takes the pool.
-        setup_operator_args={"pool": DUCKDB_POOL},
-        # Under ZLV_DBT_SELECT the build runs a test only when all its models are selected (a
+        # Only the producer (the one `dbt build`) writes DuckDB: it alone takes the pool. Under
+        # ZLV_DBT_SELECT its build runs a test only when all the test's models are selected (a
         # relationship to an unselected model would read a table that may not exist).
+        setup_operator_args={"pool": DUCKDB_POOL, "indirect_selection": TestIndirectSelection.CAUTIOUS.value},
         test_indirect_selection=TestIndirectSelection.CAUTIOUS,
         dbt_executable_path=str(Path(sys.executable).with_name("dbt")),
     )
@@ -104,6 +104,16 @@ def _report_after_the_build(group: DbtTaskGroup) -> None:
     it, which fails theirs. A node with no result after a failed build fails with the producer's
     error instead of running dbt by itself (Cosmos's fallback) outside the one-slot pool."""
     producer = group.children[f"{group.group_id}.{PRODUCER_TASK}"]
+    # A model's test task waits for the results of all its tests: leave out those the cautious
+    # selection does not run (a parent outside ZLV_DBT_SELECT), or it would wait for nothing.
+    graph = group.dbt_graph
+    selected = set(graph.filtered_nodes)
+
+    def runs(test_id: str) -> bool:
+        parents = graph.nodes[test_id].depends_on if test_id in graph.nodes else []
+        return all(p in selected for p in parents if p.split(".", 1)[0] in ("model", "seed", "snapshot"))
+
+    producer.tests_per_model = {m: [t for t in tests if runs(t)] for m, tests in producer.tests_per_model.items()}
     for task in group.iter_tasks():
         if task is producer or not hasattr(task, "poke"):
             continue
