@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos import settings as cosmos_settings
 from cosmos.constants import (
     PRODUCER_WATCHER_TASK_ID,
     ExecutionMode,
@@ -74,6 +75,11 @@ def render_config() -> RenderConfig:
 
 
 OPERATOR_ARGS = {"install_deps": False}
+# Cosmos's "reliable retry" rewrites the producer's whole XCom backup (every node's status and
+# compiled SQL so far) into an Airflow Variable at each of its ~700 pushes: quadratic, it doubled
+# the build's time here. It only serves a retried producer, and ours is not retried (retries 0; a
+# cleared producer is skipped by Cosmos): a failed build still saves the backup once, on failure.
+cosmos_settings.enable_watcher_reliable_retry = False
 PRODUCER_TASK = PRODUCER_WATCHER_TASK_ID
 """The task that runs the one `dbt build` (task id `<group>.dbt_producer_watcher`)."""
 WATCHER_TIMEOUT_S = 120

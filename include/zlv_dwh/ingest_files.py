@@ -28,9 +28,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import boto3
 import yaml
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from zlv_dwh import load_log, pii
@@ -233,6 +231,9 @@ class FamilyReport:
 
 def s3_client(s3: S3Settings):
     """A boto3 client for S3-compatible storage (Cellar, MinIO, moto): path-style, a few retries."""
+    import boto3  # here, not at module import: the DAG files import this module at every parse (0.35 s)
+    from botocore.config import Config
+
     return boto3.client(
         "s3",
         endpoint_url=s3.endpoint_url,
