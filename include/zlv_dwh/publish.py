@@ -92,31 +92,34 @@ def publish(warehouse: Path, published: Path, run_id: str, manifest: Path, marts
                 )
             finally:
                 con.execute("detach pub")
-        views = public_views.definitions(rgpd_audit.mart_classifications(manifest, marts_schema), names)
-        with duckdb.connect(str(tmp)) as pub:  # views bind to the published file's own tables
-            public_views.create(pub, views)
-        with duckdb.connect(str(tmp), read_only=True) as check:  # what a reader will open
-            found = {n: check.execute(f"select count(*) from main.{quote_ident(n)}").fetchone()[0] for n in names}
-            if found != tables:
-                raise PublishRefused(f"the new file does not hold the warehouse's rows ({found} != {tables}); nothing published")
-            export_manifest = export_public(check, [v.name for v in views], exports_tmp, run_id)
-        os.chmod(tmp, 0o640)
-        _fsync(tmp)
-        os.replace(tmp, published)
-        _fsync(published.parent)
+            views = public_views.definitions(rgpd_audit.mart_classifications(manifest, marts_schema), names)
+            with duckdb.connect(str(tmp)) as pub:  # views bind to the published file's own tables
+                public_views.create(pub, views)
+            with duckdb.connect(str(tmp), read_only=True) as check:  # what a reader will open
+                found = {n: check.execute(f"select count(*) from main.{quote_ident(n)}").fetchone()[0] for n in names}
+                if found != tables:
+                    raise PublishRefused(
+                        f"the new file does not hold the warehouse's rows ({found} != {tables}); nothing published"
+                    )
+                export_manifest = export_public(check, [v.name for v in views], exports_tmp, run_id)
+            os.chmod(tmp, 0o640)
+            _fsync(tmp)
+            os.replace(tmp, published)
+            _fsync(published.parent)
+            # Still under the warehouse lock: a backup never sees half of a publication.
+            exports = _place_exports(exports_tmp, published.parent / "exports", run_id)
+            snapshot = _keep_snapshot(published, run_id)
+            report = published.with_suffix(".publication.json")
+            report.write_text(
+                json.dumps({"run_id": run_id, "tables": tables, "snapshot": snapshot.name, "exports": export_manifest}, indent=2),
+                encoding="utf-8",
+            )
     except BaseException:
         shutil.rmtree(exports_tmp, ignore_errors=True)
         raise
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
-    exports = _place_exports(exports_tmp, published.parent / "exports", run_id)
-    snapshot = _keep_snapshot(published, run_id)
-    report = published.with_suffix(".publication.json")
-    report.write_text(
-        json.dumps({"run_id": run_id, "tables": tables, "snapshot": snapshot.name, "exports": export_manifest}, indent=2),
-        encoding="utf-8",
-    )
     log.info("published %d mart(s) to %s (snapshot %s, exports %s)", len(tables), published, snapshot.name, exports)
     return PublishResult(published, tables)
 
