@@ -64,7 +64,7 @@ $(BIN)/.installed: requirements.txt
 	@echo "Installing the pinned environment into $(VENV) (first time only)..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	@$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.txt || $(BIN)/python -m pip install -q -r requirements.txt
+	@$(BIN)/uv pip install --python $(BIN)/python -q --compile-bytecode -r requirements.txt || $(BIN)/python -m pip install -q -r requirements.txt
 	@touch $@
 
 clean:
