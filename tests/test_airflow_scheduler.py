@@ -105,3 +105,12 @@ def test_a_failing_task_sends_the_alert_email(airflow, smtp_server, demo):
     body = alert.get_body().get_content()
     assert "lovac/2026/raw.csv" in body and "quarantined" in body
     assert airflow.url in body  # the link to the task log, on the API server
+
+
+def test_no_secret_in_the_real_task_logs(airflow, fault):
+    # The log files Airflow's task processes wrote (what the UI shows), and the components' own
+    # logs, grepped for the test secrets by the fault ledger when this test ends.
+    fault.inject("secrets handed to real task processes (task log files)")
+    task_logs = list((airflow.stack.state_dir / "airflow" / "logs").rglob("*.log"))
+    assert len(task_logs) > 20, task_logs
+    fault.watch(airflow.stack.state_dir / "airflow" / "logs", airflow.stack.state_dir / "logs")

@@ -189,3 +189,12 @@ def test_a_failing_dbt_test_fails_its_models_task_stops_what_depends_on_it_and_p
     assert states["dbt.stg_production__housing.run"] == "success"  # what does not depend on it still built
     assert states["rgpd_audit"] == "upstream_failed" and states["publish"] == "upstream_failed"
     assert hashlib.sha256(stack.paths.published_marts.read_bytes()).hexdigest() == before
+
+
+def test_no_secret_in_the_dag_runs_output_the_warehouse_or_the_published_folder(first_run, stack, fault):
+    # Every DAG run above (`airflow dags test` writes each task's log to the run's output) and
+    # every file a reader opens, grepped for the test secrets by the fault ledger when this ends.
+    fault.inject("secrets handed to every DAG of the pipeline, twice, and a failing run")
+    outputs = sorted((stack.state_dir / "logs").glob("zlv_*.log"))
+    assert {p.stem for p in outputs} >= set(run.DAG_ORDER)
+    fault.watch(stack.state_dir / "logs", stack.paths.warehouse, stack.paths.published_dir)
