@@ -83,7 +83,9 @@ def test_connection_dropped_mid_copy_fails_clearly_and_the_retry_loads_every_row
     error = _load_with_dropped_connection(spec, fault_db, loader_dsn, wh, ext)
     assert isinstance(error, ip.IngestError), repr(error)
     fault.watch_text(str(error))
-    assert str(error).startswith(f"production table public.{big_source}: ") and "terminating connection" in str(error)
+    # PostgreSQL's own words for the drop, or libpq's when the socket closed first: timing decides.
+    assert str(error).startswith(f"production table public.{big_source}: ")
+    assert "terminating connection" in str(error) or "closed the connection" in str(error), str(error)
     assert wh_one(wh, "select status from ops.load_log where run_id = 'dropped'") == ("failed",)
     if mode == "incremental":
         assert wh_one(wh, f"select count(*) from raw_production.{big_source}") == before
