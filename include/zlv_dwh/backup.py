@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zlv_dwh.settings import REPO_ROOT, Paths
-from zlv_dwh.warehouse import connect, write_lock
+from zlv_dwh.warehouse import connect, fsync, write_lock
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +84,6 @@ def _private_mode(source_mode: int) -> int:
     return (source_mode & 0o640) | 0o600
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _published_files(published_dir: Path) -> Iterator[Path]:
     """Files of the published folder, leaving out the temporary ones a publication in progress writes
     (dot-names): the published file is renamed into place whole, so a copy sees one version.
@@ -145,9 +137,9 @@ def backup(paths: Paths, settings: BackupSettings, lock_timeout_s: float = 600.0
         manifest_path = staging / MANIFEST
         manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         os.chmod(manifest_path, 0o600)
-        _fsync_dir(staging)
+        fsync(staging)
         os.replace(staging, final)
-        _fsync_dir(settings.backup_dir)
+        fsync(settings.backup_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -305,7 +297,7 @@ def _swap_in(staged: list[tuple[Path, Path]], warehouse: Path) -> None:
         if live != warehouse:
             os.replace(tmp, live)
     for directory in {live.parent for _, live in staged}:
-        _fsync_dir(directory)
+        fsync(directory)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from zlv_dwh import indicator_drift, pii, public_views, rgpd_audit
-from zlv_dwh.warehouse import connect, quote_ident, quote_literal
+from zlv_dwh.warehouse import connect, fsync, quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +37,6 @@ class PublishRefused(RuntimeError):
 class PublishResult:
     path: Path
     tables: dict[str, int]
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def publish(warehouse: Path, published: Path, run_id: str, manifest: Path, marts_schema: str = "marts") -> PublishResult:
@@ -103,9 +95,9 @@ def publish(warehouse: Path, published: Path, run_id: str, manifest: Path, marts
                     )
                 export_manifest = export_public(check, [v.name for v in views], exports_tmp, run_id)
             os.chmod(tmp, 0o640)
-            _fsync(tmp)
+            fsync(tmp)
             os.replace(tmp, published)
-            _fsync(published.parent)
+            fsync(published.parent)
             # Still under the warehouse lock: a backup never sees half of a publication.
             exports = _place_exports(exports_tmp, published.parent / "exports", run_id)
             snapshot = _keep_snapshot(published, run_id)

@@ -240,6 +240,16 @@ def _connect_lake(
         con.close()
 
 
+def fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries after a rename, to disk: a crash then finds either the
+    old or the new file, whole (the publication and the backups rename into place)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def quote_ident(name: str) -> str:
     """Quote an identifier taken from configuration so that it cannot inject SQL."""
     return '"' + name.replace('"', '""') + '"'
