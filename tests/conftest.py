@@ -110,6 +110,11 @@ class Mailbox:
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 OK"
 
+    def airflow_connection(self) -> str:
+        """The `zlv_smtp` Airflow connection (as AIRFLOW_CONN_ZLV_SMTP) that sends to this mailbox."""
+        extra = {"from_email": "airflow@zlv.example", "disable_ssl": True, "disable_tls": True}
+        return json.dumps({"conn_type": "smtp", "host": self.host, "port": self.port, "extra": extra})
+
     def wait_for(self, predicate, timeout_s: float = 30.0):
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

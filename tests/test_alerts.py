@@ -1,6 +1,5 @@
 """The failure email: content, redaction, and delivery to a real SMTP server through Airflow's SMTP hook."""
 
-import json
 import types
 
 from zlv_dwh import airflow_tasks, alerts
@@ -19,17 +18,7 @@ def test_the_email_names_dag_task_run_first_error_lines_and_log_link_without_sec
 
 
 def test_notify_failure_delivers_through_the_smtp_connection(smtp_server, monkeypatch):
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_ZLV_SMTP",
-        json.dumps(
-            {
-                "conn_type": "smtp",
-                "host": smtp_server.host,
-                "port": smtp_server.port,
-                "extra": {"from_email": "airflow@zlv.example", "disable_ssl": True, "disable_tls": True},
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_ZLV_SMTP", smtp_server.airflow_connection())
     monkeypatch.setenv("ZLV_ALERT_RECIPIENTS", "data@zlv.example, support@zlv.example")
     ti = types.SimpleNamespace(dag_id="zlv_transform", task_id="rgpd_audit", run_id="r-42", try_number=1, log_url="http://x/log")
     airflow_tasks.notify_failure({"ti": ti, "exception": RuntimeError("RGPD audit FAIL: 1 failure(s)")})

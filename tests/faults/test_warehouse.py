@@ -151,17 +151,7 @@ def test_a_failing_rgpd_audit_publishes_nothing_and_sends_the_alert(fault, smtp_
     monkeypatch.setenv("ZLV_DATA_DIR", str(data))
     monkeypatch.setenv(pii.load_policy().key_env, TEST_HASH_KEY.decode())
     monkeypatch.setenv("ZLV_ALERT_RECIPIENTS", "data@zlv.example")
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_ZLV_SMTP",
-        json.dumps(
-            {
-                "conn_type": "smtp",
-                "host": smtp_server.host,
-                "port": smtp_server.port,
-                "extra": {"from_email": "airflow@zlv.example", "disable_ssl": True, "disable_tls": True},
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_ZLV_SMTP", smtp_server.airflow_connection())
     paths = Paths.from_env()
     good = _manifest(tmp_path / "good.json", {"n": "none"})
     _audited_warehouse(paths.warehouse, good, "r1", "select range as n from range(10)")
