@@ -187,31 +187,17 @@ def child_prepare(p: dict) -> dict:
     warehouse, ext_dir = Path(p["warehouse"]), Path(p["ext_dir"])
     run_id = f"bench_dbt_{uuid.uuid4().hex[:8]}"
     dsn = " ".join(f"{k}={v}" for k, v in psycopg.conninfo.conninfo_to_dict(db_url).items())
-    config = ingest_postgres.load_config()
+    common = {"warehouse": warehouse, "run_id": run_id, "extension_dir": ext_dir}
     started = time.perf_counter()
-    for spec in config.tables.values():
-        ingest_postgres.ingest_table(
-            spec,
-            pg_dsn=dsn,
-            warehouse=warehouse,
-            run_id=run_id,
-            key=HASH_KEY,
-            extension_dir=ext_dir,
-            source_schema=config.schema,
-            target_schema=config.target_schema,
-        )
+    ingest_postgres.ingest_all(ingest_postgres.load_config(), pg_dsn=dsn, key=HASH_KEY, **common)
     out["ingest_tables_s"] = time.perf_counter() - started
-    files = ingest_files.load_config()
     s3 = ingest_files.S3Settings(p["s3_url"], p["s3_access_key"], p["s3_secret_key"])
     started = time.perf_counter()
-    out["families"] = {}
-    for family in files.families.values():
-        report = ingest_files.ingest_family(
-            family, s3=s3, bucket=p["bucket"], warehouse=warehouse, run_id=run_id, hash_key=HASH_KEY, extension_dir=ext_dir
-        )
-        out["families"][family.name] = report.summary()
+    reports = ingest_files.ingest_all(ingest_files.load_config(), s3=s3, bucket=p["bucket"], hash_key=HASH_KEY, **common)
+    out["families"] = {name: report.summary() for name, report in reports.items()}
+    for name, report in reports.items():
         if not report.by_status("loaded"):
-            raise RuntimeError(f"no object of family {family.name} loaded: {report.summary()}")
+            raise RuntimeError(f"no object of family {name} loaded: {report.summary()}")
     out["ingest_files_s"] = time.perf_counter() - started
     out["raw_rows"] = _table_counts(warehouse, ("raw_production", "raw_locomvac", "raw_ff"))
     out["warehouse_mb"] = warehouse.stat().st_size / 1e6

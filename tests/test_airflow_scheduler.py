@@ -30,29 +30,10 @@ def airflow(pipeline_stack, pg_admin, production_db, demo):
     generate.upload_files(demo, stack.s3_url, access, secret, stack.bucket)
     # The raw zone exists before Airflow starts (as on a running deployment): unpausing the transform
     # DAG also runs its latest daily interval, which must find data to build from.
-    production = ingest_postgres.load_config()
-    for spec in production.tables.values():
-        ingest_postgres.ingest_table(
-            spec,
-            pg_dsn=keyword_dsn(production_db),
-            warehouse=stack.paths.warehouse,
-            run_id="preload",
-            key=TEST_HASH_KEY,
-            extension_dir=stack.paths.extension_dir,
-            source_schema=production.schema,
-            target_schema=production.target_schema,
-        )
-    config = ingest_files.load_config()
-    for family in config.families.values():
-        ingest_files.ingest_family(
-            family,
-            s3=ingest_files.S3Settings(stack.s3_url, access, secret),
-            bucket=stack.bucket,
-            warehouse=stack.paths.warehouse,
-            run_id="preload",
-            hash_key=TEST_HASH_KEY,
-            extension_dir=stack.paths.extension_dir,
-        )
+    common = {"warehouse": stack.paths.warehouse, "run_id": "preload", "extension_dir": stack.paths.extension_dir}
+    ingest_postgres.ingest_all(ingest_postgres.load_config(), pg_dsn=keyword_dsn(production_db), key=TEST_HASH_KEY, **common)
+    s3 = ingest_files.S3Settings(stack.s3_url, access, secret)
+    ingest_files.ingest_all(ingest_files.load_config(), s3=s3, bucket=stack.bucket, hash_key=TEST_HASH_KEY, **common)
     with scratch_database(pg_admin, "zlv_airflow_meta") as url:
         airflow = AirflowStack(
             stack, url.replace("postgresql://", "postgresql+psycopg2://", 1), extra_env={"ZLV_DBT_SELECT": SELECT, **PAUSED}

@@ -313,6 +313,13 @@ def test_declarations_are_validated():
     assert fi.DatasetSpec(**{**base, "key_pattern": "x/{millesime}/{departement}.csv"}).parse_key("x/2024/2B.csv") == (2024, "2B")
 
 
+def test_the_deployment_bucket_overrides_the_declared_one(monkeypatch):
+    monkeypatch.delenv("ZLV_S3_BUCKET", raising=False)
+    declared = fi.load_config().bucket
+    monkeypatch.setenv("ZLV_S3_BUCKET", "zlv-staging-bucket")
+    assert fi.load_config().bucket == "zlv-staging-bucket" != declared
+
+
 def test_keys_never_appear_in_settings_repr():
     settings = fi.S3Settings("http://x", "AKIA-TEST-ACCESS", "TEST-SECRET-VALUE")
     assert "TEST-SECRET-VALUE" not in repr(settings) and "AKIA-TEST-ACCESS" not in repr(settings)

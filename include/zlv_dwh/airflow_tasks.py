@@ -76,15 +76,8 @@ def ingest_production_table(table: str, run_id: str) -> dict:
 def _ingest_production_table(config, paths, table: str, run_id: str):
     dsn, key = postgres_dsn(config.connection_id), pseudonymisation_key()
     return retry_on_conflict(
-        lambda: ingest_postgres.ingest_table(
-            config.tables[table],
-            pg_dsn=dsn,
-            warehouse=paths.warehouse,
-            run_id=run_id,
-            key=key,
-            extension_dir=paths.extension_dir,
-            source_schema=config.schema,
-            target_schema=config.target_schema,
+        lambda: ingest_postgres.ingest_declared(
+            config, table, pg_dsn=dsn, warehouse=paths.warehouse, run_id=run_id, key=key, extension_dir=paths.extension_dir
         )
     )
 
@@ -92,8 +85,7 @@ def _ingest_production_table(config, paths, table: str, run_id: str):
 def list_file_objects(family: str) -> list[dict]:
     """The objects of a family, as plain dicts: one mapped load task each."""
     config = ingest_files.load_config()
-    bucket = os.environ.get("ZLV_S3_BUCKET", config.bucket)
-    refs = ingest_files.list_objects(s3_settings(config.connection_id), bucket, config.families[family])
+    refs = ingest_files.list_objects(s3_settings(config.connection_id), config.bucket, config.families[family])
     log.info("%s object(s) listed for family %s", len(refs), family)
     return [dataclasses.asdict(ref) for ref in refs]
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import gzip
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -171,7 +172,8 @@ def load_config(path: Path | None = None) -> FilesConfig:
                 )
             )
         families[fam_name] = FamilySpec(fam_name, fam.get("description", ""), tuple(datasets))
-    return FilesConfig(raw["connection_id"], raw["bucket"], families)
+    # The bucket is per deployment (ZLV_S3_BUCKET); the YAML's is the default.
+    return FilesConfig(raw["connection_id"], os.environ.get("ZLV_S3_BUCKET") or raw["bucket"], families)
 
 
 @dataclass(frozen=True)
@@ -646,3 +648,9 @@ def ingest_family(
         for ref in listed
     ]
     return finish_family(family, listed, outcomes, warehouse=warehouse, run_id=run_id)
+
+
+def ingest_all(config: FilesConfig, *, bucket: str | None = None, **kwargs) -> dict[str, FamilyReport]:
+    """Every declared family from the configured bucket (or `bucket`), one after another: the
+    pipeline without Airflow (demo, tests, benches)."""
+    return {name: ingest_family(family, bucket=bucket or config.bucket, **kwargs) for name, family in config.families.items()}

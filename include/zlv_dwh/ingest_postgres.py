@@ -343,6 +343,16 @@ def ingest_table(
     return record
 
 
+def ingest_declared(config: ProductionConfig, table: str, **kwargs) -> load_log.LoadRecord:
+    """One declared table, between the schemas its configuration names (the Airflow task's call)."""
+    return ingest_table(config.tables[table], source_schema=config.schema, target_schema=config.target_schema, **kwargs)
+
+
+def ingest_all(config: ProductionConfig, **kwargs) -> list[load_log.LoadRecord]:
+    """Every declared table, one after another: the pipeline without Airflow (demo, tests, benches)."""
+    return [ingest_declared(config, table, **kwargs) for table in config.tables]
+
+
 def _delete_note(spec: TableSpec, record: load_log.LoadRecord) -> str:
     if record.deletes_checked is None:
         return "full copy"

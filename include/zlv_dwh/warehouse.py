@@ -104,8 +104,13 @@ def _config(extension_dir: Path | None) -> dict:
 
 def _bound_memory(con: duckdb.DuckDBPyConnection, spill: Path) -> None:
     """Keep a writer's memory flat whatever the table size: a fixed memory limit, spilling to a
-    folder beside the warehouse, and no insertion-order bookkeeping (raw tables have no order)."""
-    limit = os.environ.get("ZLV_DUCKDB_MEMORY_LIMIT", "512MB")
+    folder beside the warehouse, and no insertion-order bookkeeping (raw tables have no order).
+
+    DuckDB keeps the blocks a load writes in its buffer cache up to the limit, so a writer's RSS
+    grows with the table until the limit, then stays there (measured: limit + 80-120 MB). At 512 MB
+    a 2M-row table did not reach it (RSS +18% when the table doubled); at 256 MB it does (+3%),
+    as fast (bench/README.md)."""
+    limit = os.environ.get("ZLV_DUCKDB_MEMORY_LIMIT", "256MB")
     if not limit.replace(".", "").rstrip("KMGTiBb").isdigit():
         raise ValueError(f"ZLV_DUCKDB_MEMORY_LIMIT must look like 1GB or 512MB, got {limit!r}")
     con.execute(f"set memory_limit = '{limit}'")

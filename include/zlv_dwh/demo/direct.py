@@ -42,30 +42,10 @@ def run(run_id: str) -> dict:
         steps[step] = round(time.monotonic() - clock, 2)
         clock = time.monotonic()
 
-    tables = ingest_postgres.load_config()
-    for spec in tables.tables.values():
-        ingest_postgres.ingest_table(
-            spec,
-            pg_dsn=dsn,
-            warehouse=paths.warehouse,
-            run_id=run_id,
-            key=key,
-            extension_dir=paths.extension_dir,
-            source_schema=tables.schema,
-            target_schema=tables.target_schema,
-        )
+    common = {"warehouse": paths.warehouse, "run_id": run_id, "extension_dir": paths.extension_dir}
+    ingest_postgres.ingest_all(ingest_postgres.load_config(), pg_dsn=dsn, key=key, **common)
     done("ingest_production")
-    files = ingest_files.load_config()
-    for family in files.families.values():
-        ingest_files.ingest_family(
-            family,
-            s3=s3,
-            bucket=os.environ.get("ZLV_S3_BUCKET", files.bucket),
-            warehouse=paths.warehouse,
-            run_id=run_id,
-            hash_key=key,
-            extension_dir=paths.extension_dir,
-        )
+    ingest_files.ingest_all(ingest_files.load_config(), s3=s3, hash_key=key, **common)
     done("ingest_files")
     manifest = dbt_commands.build_all(paths.warehouse, paths.data_dir / "dbt_build")
     done("dbt_build")
