@@ -202,6 +202,7 @@ class ObjectOutcome:
     rows: int | None = None
     malformed: int = 0
     reason: str | None = None
+    decided_earlier: bool = False  # same ETag as an earlier run's load or quarantine: nothing done
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -500,7 +501,11 @@ def load_object(
             status = "unchanged" if known[1] == "loaded" else "quarantined"
             log.info("%s: ETag %s already %s, nothing to do", ref.url, ref.etag, known[1])
             return ObjectOutcome(
-                ref.key, ref.dataset, status, reason="unchanged since its quarantine" if known[1] != "loaded" else None
+                ref.key,
+                ref.dataset,
+                status,
+                reason="unchanged since its quarantine" if known[1] != "loaded" else None,
+                decided_earlier=True,
             )
         record = load_log.LoadRecord(run_id=run_id, source=ref.family, table_name=ref.dataset, mode="object", object_key=ref.key)
         with _download_dir(warehouse) as folder:
@@ -607,9 +612,7 @@ def finish_family(
                 "run_id = ?, loaded_at = now()::timestamp where object_key in (select unnest(?::varchar[]))",
                 [run_id, report.vanished],
             )
-    report.still_quarantined = [
-        o.key for o in outcomes if o.status == "quarantined" and o.reason == "unchanged since its quarantine"
-    ]
+    report.still_quarantined = [o.key for o in outcomes if o.status == "quarantined" and o.decided_earlier]
     new_quarantines = [o for o in outcomes if o.status == "quarantined" and o.key not in report.still_quarantined]
     failing = [o for o in new_quarantines if family.dataset(o.dataset).on_contract_error == "fail"]
     log.info("%s", report.summary())
