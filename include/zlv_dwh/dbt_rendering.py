@@ -11,9 +11,12 @@ per-invocation start-up, not dbt's work, dominated."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos import settings as cosmos_settings
@@ -25,6 +28,10 @@ from cosmos.constants import (
     TestBehavior,
     TestIndirectSelection,
 )
+from cosmos.operators._watcher.base import _DBT_ERROR_EVENTS_TYPES
+from cosmos.operators._watcher.state import DBT_UPSTREAM_FAILURE_SKIP_EVENT_NAMES
+from cosmos.operators.local import DbtLocalBaseOperator
+from cosmos.operators.watcher import DbtProducerWatcherOperator, _StdoutFilter
 
 from zlv_dwh import dbt_project
 from zlv_dwh.settings import DBT_MANIFEST, DBT_PROJECT_DIR, DUCKDB_POOL, Paths, warehouse_backend
@@ -85,6 +92,53 @@ PRODUCER_TASK = PRODUCER_WATCHER_TASK_ID
 WATCHER_TIMEOUT_S = 120
 
 
+# The dbt events whose content the node tasks read (status, error text, skips, versions). Every
+# other event (SQL statements, connections, per-node start/compile/execute...) only goes to the log.
+REPORTED_EVENTS = (
+    frozenset({"NodeFinished", "MainReportVersion", "AdapterRegistered", *DBT_UPSTREAM_FAILURE_SKIP_EVENT_NAMES})
+    | _DBT_ERROR_EVENTS_TYPES
+)
+_LOG_LEVELS = {"info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+
+
+class ReportingProducer(DbtProducerWatcherOperator):
+    """Cosmos's producer (one `dbt build`) that reports each node once, when it finishes.
+
+    Cosmos turns every dbt event of the build into JSON and pushes an XCom at each node's start,
+    compilation, execution and end (a thousand pushes for this project), inside dbt's callbacks:
+    the build took twice a plain `dbt build` (bench/README.md). A node task only reads the last
+    of them, so only the events above are turned into JSON and parsed (by Cosmos's own parser,
+    which pushes the same keys); the others are logged from their message, at their level."""
+
+    def run_dbt_runner(self, command: list[str], env: dict[str, str], cwd: str, **kwargs: Any) -> Any:
+        context = kwargs.get("context")
+        if context is None or context.get("_check_source_freshness"):
+            return super().run_dbt_runner(command, env, cwd, **kwargs)
+        from google.protobuf.json_format import MessageToJson
+
+        parse = self._make_parse_callable()
+        extra_kwargs = {"project_dir": cwd, "context": context}
+        errors: list[BaseException] = []
+
+        def on_event(event: Any) -> None:
+            try:
+                info = event.info
+                if info.name in REPORTED_EVENTS:
+                    parse(MessageToJson(event, preserving_proto_field_name=True), extra_kwargs)
+                elif info.level in _LOG_LEVELS and info.msg:
+                    self.log.log(_LOG_LEVELS[info.level], "%s", info.msg)
+            except Exception as exc:  # raised after the build: dbt would turn it into a node error
+                self.log.exception("Error in dbt event callback: %s", exc)
+                errors.append(exc)
+
+        self._dbt_runner_callbacks = [*(self._dbt_runner_callbacks or []), on_event]
+        with contextlib.redirect_stdout(_StdoutFilter()):  # dbt's JSON lines: the callback logs them
+            result = DbtLocalBaseOperator.run_dbt_runner(self, command, env, cwd, **kwargs)
+        if errors:
+            raise errors[0]
+        return result
+
+
 def dbt_task_group(group_id: str = "dbt") -> DbtTaskGroup:
     """The dbt project as one task per model and per model's tests, fed by one `dbt build`."""
     group = DbtTaskGroup(
@@ -110,6 +164,8 @@ def _report_after_the_build(group: DbtTaskGroup) -> None:
     it, which fails theirs. A node with no result after a failed build fails with the producer's
     error instead of running dbt by itself (Cosmos's fallback) outside the one-slot pool."""
     producer = group.children[f"{group.group_id}.{PRODUCER_TASK}"]
+    # Cosmos builds the producer from its own class; ours only changes how dbt's events are read.
+    producer.__class__ = ReportingProducer
     # A model's test task waits for the results of all its tests: leave out those the cautious
     # selection does not run (a parent outside ZLV_DBT_SELECT), or it would wait for nothing.
     graph = group.dbt_graph

@@ -211,14 +211,17 @@ def _check_declared(spec: TableSpec, columns: list[str], schema: str) -> None:
             raise IngestError(f"production table {schema}.{spec.name}: {kind} column(s) {dropped} are also dropped")
 
 
-def schema_drift(con, spec: TableSpec, kept: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def source_snapshot(con, table: str) -> list[tuple[str, str]]:
+    """(column, source type) of the table at its last load, in table order; empty before the first."""
+    return con.execute(
+        "select column_name, source_type from ops.source_columns where table_name = ? order by ordinal", [table]
+    ).fetchall()
+
+
+def schema_drift(spec: TableSpec, snapshot: list[tuple[str, str]], kept: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Compare with the snapshot of the last load: new (column, type) are returned, to add and report;
     a dropped or retyped column raises, naming table, column, old and new type."""
-    previous = dict(
-        con.execute(
-            "select column_name, source_type from ops.source_columns where table_name = ? order by ordinal", [spec.name]
-        ).fetchall()
-    )
+    previous = dict(snapshot)
     if not previous:
         return []
     current = dict(kept)
@@ -291,6 +294,8 @@ def ingest_table(
         load_log.ensure(con)
         con.execute(STATE_DDL)
         con.execute(f"create schema if not exists {quote_ident(target_schema)}")
+        # Before the attach: once it is there, catalog views list PostgreSQL's tables too (a query).
+        loaded_before = table_exists(con, target_schema, spec.name)
         try:
             con.execute(f"attach {quote_literal(read_only_dsn(pg_dsn))} as pg (type postgres, read_only)")
             columns = source_columns(con, source_schema, spec.name)
@@ -300,12 +305,13 @@ def ingest_table(
             # Read before any row: a delete during this load changes it and is caught next run.
             signature = delete_signature(con, source_schema, spec.name) if spec.mode == "incremental" else None
             con.execute("begin transaction")
-            added = schema_drift(con, spec, kept)
+            snapshot = source_snapshot(con, spec.name)
+            added = schema_drift(spec, snapshot, kept)
             record.schema_changes = [f"added column {c} ({t})" for c, t in added]
             state = con.execute(
                 "select watermark, delete_signature from ops.watermarks where table_name = ?", [spec.name]
             ).fetchone()
-            if spec.mode == "incremental" and state and table_exists(con, target_schema, spec.name):
+            if spec.mode == "incremental" and state and loaded_before:
                 _incremental(con, spec, kept, added, select, source_schema, target_schema, state[0], record)
                 record.deletes_checked = spec.deletes != "ignore" and (
                     spec.row_filter is not None or signature is None or signature != state[1]
@@ -315,7 +321,12 @@ def ingest_table(
             else:
                 _full(con, spec, kept, select, source_schema, target_schema, record)
             key_enforced = source_enforces_key(con, source_schema, spec.name, spec.primary_key)
-            _finish(con, spec, kept, target_schema, record, check_key=not key_enforced, signature=signature)
+            _finish(con, spec, target_schema, record, check_key=not key_enforced, signature=signature)
+            if snapshot != kept:  # the schema snapshot, rewritten only when it changed
+                con.execute("delete from ops.source_columns where table_name = ?", [spec.name])
+                con.executemany(
+                    "insert into ops.source_columns values (?, ?, ?, ?)", [(spec.name, i, c, t) for i, (c, t) in enumerate(kept)]
+                )
             load_log.write(con, record, "success")
             con.execute("commit")
         except Exception as exc:
@@ -399,12 +410,11 @@ def _incremental(con, spec, kept, added, select, source_schema, target_schema, w
         f"(select 1 from {target} t where {window} and {_key_join('t', 'd', keys)} "
         f"and {spec.watermark_sql('t')} is not distinct from {spec.watermark_sql('d')})"
     )
+    # Keys are unique in the raw table, so the rows deleted are the rows updated.
     record.rows_updated = con.execute(
-        f"select count(*) from _zlv_changed c where exists (select 1 from {target} t where {_key_join('t', 'c', keys)})"
+        f"delete from {target} t where exists (select 1 from _zlv_changed c where {_key_join('c', 't', keys)})"
     ).fetchone()[0]
-    changed = con.execute("select count(*) from _zlv_changed").fetchone()[0]
-    record.rows_inserted = changed - record.rows_updated
-    con.execute(f"delete from {target} t where exists (select 1 from _zlv_changed c where {_key_join('c', 't', keys)})")
+    record.rows_inserted = con.execute("select count(*) from _zlv_changed").fetchone()[0] - record.rows_updated
     stamps = "now()::timestamp" + (", null::timestamp" if spec.deletes == "flag" else "")
     extra = ", _loaded_at" + (", _deleted_at" if spec.deletes == "flag" else "")
     con.execute(f"insert into {target} ({cols}{extra}) select {cols}, {stamps} from _zlv_changed")
@@ -431,9 +441,9 @@ def _reconcile_deletes(con, spec, source_schema, target_schema) -> int:
     return flagged
 
 
-def _finish(con, spec, kept, target_schema, record, check_key: bool, signature: str | None) -> None:
+def _finish(con, spec, target_schema, record, check_key: bool, signature: str | None) -> None:
     """Checks and state that commit with the data: key uniqueness (unless PostgreSQL enforces it),
-    watermark, schema snapshot."""
+    watermark."""
     target = f"{quote_ident(target_schema)}.{quote_ident(spec.name)}"
     dup = check_key and duplicate_keys(con, target, spec.primary_key)
     if dup:
@@ -453,5 +463,3 @@ def _finish(con, spec, kept, target_schema, record, check_key: bool, signature: 
                 "values (?, ?::timestamptz, now()::timestamp, ?)",
                 [spec.name, record.watermark_to, signature],
             )
-    con.execute("delete from ops.source_columns where table_name = ?", [spec.name])
-    con.executemany("insert into ops.source_columns values (?, ?, ?, ?)", [(spec.name, i, c, t) for i, (c, t) in enumerate(kept)])

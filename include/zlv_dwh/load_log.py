@@ -63,8 +63,10 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
     """Create the table, or add the columns a newer version logs (warehouses outlive code)."""
     con.execute("create schema if not exists ops")
     con.execute("create table if not exists ops.load_log (run_id varchar not null)")
+    present = {r[0] for r in con.execute("select * from (describe ops.load_log)").fetchall()}
     for name, ddl in _COLUMNS.items():
-        con.execute(f"alter table ops.load_log add column if not exists {name} {ddl.replace(' not null', '')}")
+        if name not in present:
+            con.execute(f"alter table ops.load_log add column {name} {ddl.replace(' not null', '')}")
 
 
 def write(con: duckdb.DuckDBPyConnection, record: LoadRecord, status: str, error: str | None = None) -> None:
