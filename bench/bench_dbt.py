@@ -288,6 +288,7 @@ COSMOS_STEPS = {
 
 
 CLEANUP = "adapters reset + gc.collect()"
+XCOM_PUSHES = "producer XCom pushes"
 
 
 def _time_cosmos_steps() -> dict:
@@ -324,6 +325,15 @@ def _time_cosmos_steps() -> dict:
 
     totals[CLEANUP] = {"calls": 0, "seconds": 0.0}
     runner._cleanup_dbt_adapters = timed(CLEANUP, runner._cleanup_dbt_adapters)
+    # The producer pushes each node's results to XCom from dbt's event callbacks (inside the
+    # invocation): one helper, imported by name into each module that calls it.
+    from cosmos.operators import watcher
+    from cosmos.operators._watcher import aggregation, base
+
+    totals[XCOM_PUSHES] = {"calls": 0, "seconds": 0.0}
+    pusher = timed(XCOM_PUSHES, base.safe_xcom_push)
+    for module in (base, aggregation, watcher):
+        module.safe_xcom_push = pusher
     return totals
 
 
@@ -347,7 +357,12 @@ def child_cosmos(p: dict) -> dict:
     out["tasks_rendered"] = len(dag.tasks)
 
     started = time.perf_counter()
-    dag.test()
+    if p.get("profile"):  # --profile-cosmos: cProfile statistics of dag.test(), for a closer look
+        import cProfile
+
+        cProfile.runctx("dag.test()", globals(), {"dag": dag}, p["profile"])
+    else:
+        dag.test()
     out["seconds"] = time.perf_counter() - started
 
     from airflow.models.dagrun import DagRun
@@ -523,12 +538,12 @@ def plain_build(runner: DbtBenchRunner, raw: Path, folder: Path) -> dict:
     return {**result, **summary}
 
 
-def cosmos_run(runner: DbtBenchRunner, raw: Path, folder: Path, env: dict, dag_file: Path) -> dict:
+def cosmos_run(runner: DbtBenchRunner, raw: Path, folder: Path, env: dict, dag_file: Path, profile: str | None = None) -> dict:
     folder.mkdir(parents=True)
     warehouse = folder / "warehouse.duckdb"
     shutil.copyfile(raw, warehouse)
     env = {**env, "ZLV_WAREHOUSE_PATH": str(warehouse), "ZLV_DATA_DIR": str(folder)}
-    r = runner.run("cosmos", env=env, dag_file=str(dag_file))
+    r = runner.run("cosmos", env=env, dag_file=str(dag_file), profile=profile)
     if "error" in r:
         return r
     states: dict[str, int] = {}
@@ -606,8 +621,12 @@ def explain_overhead(runner: DbtBenchRunner, workdir: Path, plain: dict, cosmos:
     rows = [
         ("Airflow task runtime (state, rendered fields, XCom)", cosmos["tasks_seconds"] - sec["run_command"]),
         ("Cosmos: clone the project into a temp folder", sec["clone project"] + sec["partial parse copy"]),
-        ("dbt: beyond node work (start-up, parse, event callbacks)", sec["dbt invocation"] - sec["dbt node work"] - sec[CLEANUP]),
+        (
+            "dbt: beyond node work (start-up, parse, event callbacks)",
+            sec["dbt invocation"] - sec["dbt node work"] - sec[CLEANUP] - sec.get(XCOM_PUSHES, 0.0),
+        ),
         ("dbt: node work (SQL of the models, seeds, tests)", sec["dbt node work"]),
+        (f"Cosmos: XCom pushes of node results ({steps.get(XCOM_PUSHES, {}).get('calls', 0)})", sec.get(XCOM_PUSHES, 0.0)),
         ("Cosmos: dbt adapters reset + gc.collect() per invocation", sec[CLEANUP]),
         ("Cosmos: OpenLineage events from the artifacts", sec["OpenLineage events"]),
         ("Cosmos: assets (inlets/outlets) registered", sec["assets (inlets/outlets)"]),
@@ -666,6 +685,12 @@ def main() -> int:  # noqa: C901 (a linear script)
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the scratch databases, the buckets, the services, the working folder"
+    )
+    parser.add_argument(
+        "--profile-cosmos",
+        type=Path,
+        default=None,
+        help="write cProfile statistics of each Cosmos dag.test() to FILE.<run>.prof (slower: not a figure to compare)",
     )
     parser.add_argument("--workdir", type=Path, default=None, help="parent of the working folder (default: system temp)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before a child is stopped (default 3600)")
@@ -796,7 +821,15 @@ def main() -> int:  # noqa: C901 (a linear script)
                     continue
             print(f"Cosmos DbtTaskGroup via dag.test() x{args.repeat} ...", flush=True)
             runs = [
-                cosmos_run(runner, raw, workdir / f"cosmos_{scale}_{i}", cosmos_env, dag_file) for i in range(1, args.repeat + 1)
+                cosmos_run(
+                    runner,
+                    raw,
+                    workdir / f"cosmos_{scale}_{i}",
+                    cosmos_env,
+                    dag_file,
+                    profile=str(args.profile_cosmos.with_suffix(f".{i}.prof").resolve()) if args.profile_cosmos else None,
+                )
+                for i in range(1, args.repeat + 1)
             ]
             report["cosmos"] = {"scale": scale, "runs": runs}
             note_others("after the Cosmos runs")

@@ -166,3 +166,12 @@ def test_a_partial_rendering_waits_only_for_the_tests_its_build_runs(dagbag, dbt
         and not all(p.split(".")[-1] in rendered for p in n["depends_on"]["nodes"] if p.startswith(("model.", "seed.")))
     ]
     assert reaching_out and not {n["unique_id"] for n in reaching_out} & awaited
+
+
+def test_the_producer_reports_each_node_once_it_finishes(dagbag):
+    # Cosmos's producer pushed an XCom per node per event (start, compile, execute, end), tests
+    # included: twice a plain dbt build. Ours parses only what node tasks read (bench/README.md).
+    producer = dagbag.dags["zlv_transform"].get_task(f"dbt.{dbt_rendering.PRODUCER_TASK}")
+    assert isinstance(producer, dbt_rendering.ReportingProducer)
+    assert {"NodeFinished", "SkippingDetails", "LogSkipBecauseError"} <= dbt_rendering.REPORTED_EVENTS
+    assert not {"NodeStart", "NodeCompiling", "NodeExecuting", "SQLQuery"} & dbt_rendering.REPORTED_EVENTS
