@@ -626,7 +626,7 @@ def explain_overhead(runner: DbtBenchRunner, workdir: Path, plain: dict, cosmos:
             sec["dbt invocation"] - sec["dbt node work"] - sec[CLEANUP] - sec.get(XCOM_PUSHES, 0.0),
         ),
         ("dbt: node work (SQL of the models, seeds, tests)", sec["dbt node work"]),
-        (f"Cosmos: XCom pushes of node results ({steps.get(XCOM_PUSHES, {}).get('calls', 0)})", sec.get(XCOM_PUSHES, 0.0)),
+        (f"Cosmos: node results pushed to XCom ({steps.get(XCOM_PUSHES, {}).get('calls', 0)} calls)", sec.get(XCOM_PUSHES, 0.0)),
         ("Cosmos: dbt adapters reset + gc.collect() per invocation", sec[CLEANUP]),
         ("Cosmos: OpenLineage events from the artifacts", sec["OpenLineage events"]),
         ("Cosmos: assets (inlets/outlets) registered", sec["assets (inlets/outlets)"]),
