@@ -7,7 +7,8 @@ Cosmos's watcher mode: one `dbt build` (in-process, dbtRunner) does the work in 
 holds the one-slot DuckDB pool, and each model and each model's tests keep their own Airflow task,
 which reports that node's result from the build's events. Run task by task (one dbt invocation per
 model and per test task), the same project cost about nine times a plain `dbt build` (bench/README.md):
-per-invocation start-up, not dbt's work, dominated."""
+per-invocation start-up, not dbt's work, dominated. The build's task is our ReportingProducer, which
+reports each node once, when it finishes, instead of at every dbt event (2x -> 1.24x a plain build)."""
 
 from __future__ import annotations
 
