@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import TEST_HASH_KEY
-from zlv_dwh import ingest_postgres
+from zlv_dwh import dbt_rendering, ingest_postgres
 from zlv_dwh.demo import generate, run
 from zlv_dwh.settings import DBT_MANIFEST, DBT_PROJECT_DIR
 
@@ -189,6 +189,18 @@ def test_a_failing_dbt_test_fails_its_models_task_stops_what_depends_on_it_and_p
     assert states["dbt.stg_production__housing.run"] == "success"  # what does not depend on it still built
     assert states["rgpd_audit"] == "upstream_failed" and states["publish"] == "upstream_failed"
     assert hashlib.sha256(stack.paths.published_marts.read_bytes()).hexdigest() == before
+
+
+def test_the_dbt_build_reports_each_model_and_its_tests_and_pushes_no_tests_event(first_run, stack, dbt_manifest):
+    # ReportingProducer: each node's result once; the tests' own dbt events, which no task reads,
+    # are not pushed (they were 155 of the build's ~280 XCom writes).
+    keys = run.xcom_keys(stack, "zlv_transform", f"dbt.{dbt_rendering.PRODUCER_TASK}")
+    models = [uid for uid, n in dbt_manifest["nodes"].items() if n["resource_type"] == "model"]
+    for uid in models:
+        key = uid.replace(".", "__")
+        assert {f"{key}_status", f"{key}_dbt_event"} <= keys, uid
+    assert any(k.endswith("_tests_status") for k in keys)
+    assert not [k for k in keys if k.startswith("test__")]
 
 
 def test_no_secret_in_the_dag_runs_output_the_warehouse_or_the_published_folder(first_run, stack, fault):

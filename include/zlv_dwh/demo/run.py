@@ -176,6 +176,17 @@ def task_states(stack: Stack, dag_id: str) -> dict[str, str]:
     return {task_id: state for task_id, state in rows}
 
 
+def xcom_keys(stack: Stack, dag_id: str, task_id: str) -> set[str]:
+    """The XCom keys `task_id` pushed in the latest successful run of `dag_id`."""
+    with sqlite3.connect(stack.state_dir / "airflow" / "airflow.db") as con:
+        rows = con.execute(
+            "select key from xcom where dag_id = ? and task_id = ? and run_id = "
+            "(select run_id from dag_run where dag_id = ? and state = 'success' order by id desc limit 1)",
+            (dag_id, task_id, dag_id),
+        ).fetchall()
+    return {key for (key,) in rows}
+
+
 @contextmanager
 def _zlv_settings(env: dict) -> Iterator[None]:
     """This process's ZLV_* settings set to the stack's for a while (which backend, where the lake is)."""
