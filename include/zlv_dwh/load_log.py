@@ -65,8 +65,8 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create table if not exists ops.load_log (run_id varchar not null)")
     present = {r[0] for r in con.execute("select * from (describe ops.load_log)").fetchall()}
     for name, ddl in _COLUMNS.items():
-        if name not in present:
-            con.execute(f"alter table ops.load_log add column {name} {ddl.replace(' not null', '')}")
+        if name not in present:  # `if not exists` still: a concurrent DuckLake writer may add it first
+            con.execute(f"alter table ops.load_log add column if not exists {name} {ddl.replace(' not null', '')}")
 
 
 def write(con: duckdb.DuckDBPyConnection, record: LoadRecord, status: str, error: str | None = None) -> None:
