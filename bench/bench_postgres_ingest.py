@@ -217,7 +217,7 @@ def _ingest_result(result) -> dict:
 def child_ours_full(p: dict) -> dict:
     from zlv_dwh import ingest_postgres as ip
 
-    spec = ip.TableSpec(name=p["table"], primary_key=("id",), mode="full")
+    spec = ip.TableSpec(name=p["table"], primary_key=("id",), mode="full", keep_unclassified=True)
     db = Path(p["db"])
     started = time.perf_counter()
     result = ip.ingest_table(
@@ -234,6 +234,8 @@ def child_ours_incremental(p: dict) -> dict:
 
     fields = set(ip.TableSpec.__dataclass_fields__)
     kwargs = {"name": p["table"], "primary_key": ("id",), "mode": "incremental", "watermark": "updated_at"}
+    if "keep_unclassified" in fields:
+        kwargs["keep_unclassified"] = True
     if "deletes" in fields:
         kwargs["deletes"] = "apply"
     db = Path(p["db"])

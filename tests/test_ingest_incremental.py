@@ -63,8 +63,12 @@ def table(source_db):
     return name
 
 
+KEPT = ("id", "amount", "ratio", "tags", "payload", "born", "active", "big", "code", "created_at", "updated_at")
+
+
 def _spec(name, **kw):
-    base = dict(name=name, primary_key=("id",), pseudonymise=("email",))
+    """Every column of the fixture table classified, as production_tables.yml must do."""
+    base = dict(name=name, primary_key=("id",), keep=KEPT, pseudonymise=("email",))
     return ip.TableSpec(**{**base, **kw})
 
 
@@ -192,23 +196,41 @@ def test_a_failed_incremental_load_keeps_rows_and_watermark(table, source_db, ds
 
 
 @pytest.mark.parametrize("mode", ["full", "incremental"])
-def test_a_new_source_column_is_added_and_reported(table, source_db, dsn, tmp_path, ext, mode):
+def test_a_new_source_column_is_not_copied_until_classified_then_backfilled_on_every_row(
+    table, source_db, dsn, tmp_path, ext, mode, caplog
+):
     spec = _spec(table) if mode == "full" else _incremental(table)
     wh = tmp_path / "wh.duckdb"
     _load(spec, dsn, wh, ext)
-    _pg(source_db, f"alter table {table} add column energy_class text default 'F'")
+    _pg(source_db, f"alter table {table} add column owner_phone text default '06 12 34 56 78'")
     _pg(
         source_db,
         f"update {table} set updated_at = %s where id = '00000000-0000-4000-8000-000000000003'",
         [T0 + dt.timedelta(days=2)],
     )
-    record = _load(spec, dsn, wh, ext, "drift")
-    assert record.schema_changes == ["added column energy_class (text)"]
+    with caplog.at_level("WARNING", logger="zlv_dwh.ingest_postgres"):
+        record = _load(spec, dsn, wh, ext, "drift")
+    assert record.unclassified_columns == ["owner_phone"] and record.schema_changes == []
+    assert "owner_phone have no treatment" in caplog.text and "NOT copied" in caplog.text
     duck = duckdb.connect(str(wh), read_only=True)
-    assert duck.execute(f"select count(energy_class) from raw_production.{table}").fetchone()[0] >= 1
-    assert duck.execute("select schema_changes from ops.load_log where run_id = 'drift'").fetchone() == (
-        "added column energy_class (text)",
-    )
+    columns = {r[0] for r in duck.execute(f"describe raw_production.{table}").fetchall()}
+    assert "owner_phone" not in columns
+    assert duck.execute("select unclassified_columns from ops.load_log where run_id = 'drift'").fetchone() == ("owner_phone",)
+    duck.close()
+    # classified later: the next load reads it on every row, not only on the increment's rows
+    classified = ip.TableSpec(**{**spec.__dict__, "keep": (*KEPT, "owner_phone")})
+    record = _load(classified, dsn, wh, ext, "classified")
+    assert record.schema_changes == ["column owner_phone (text) now read as keep"]
+    assert record.unclassified_columns == [] and "full reload" in record.mode if mode == "incremental" else True
+    duck = duckdb.connect(str(wh), read_only=True)
+    assert duck.execute(f"select count(owner_phone), count(*) from raw_production.{table}").fetchone() == (100, 100)
+    # and a treatment change (kept -> pseudonymised) rewrites every row too
+    duck.close()
+    hashed = ip.TableSpec(**{**spec.__dict__, "pseudonymise": ("email", "owner_phone")})
+    record = _load(hashed, dsn, wh, ext, "hashed")
+    assert record.schema_changes == ["column owner_phone treatment keep -> pseudonymise"]
+    duck = duckdb.connect(str(wh), read_only=True)
+    assert duck.execute(f"select count(*) from raw_production.{table} where owner_phone like '06%'").fetchone() == (0,)
 
 
 @pytest.mark.parametrize(

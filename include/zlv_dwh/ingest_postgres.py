@@ -13,18 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from zlv_dwh import load_log, pii
-from zlv_dwh.settings import CONFIG_DIR
+from zlv_dwh.config_schema import close_match
+from zlv_dwh.production_config import DELETE_MODES, JsonFilter, ProductionConfig, TableSpec, load_config
 from zlv_dwh.warehouse import connect, duplicate_keys, quote_ident, quote_literal, redact, rollback_quietly, table_exists
 
 log = logging.getLogger(__name__)
 SOURCE = "production"
-DELETE_MODES = ("apply", "flag", "ignore")
+__all__ = ["DELETE_MODES", "ProductionConfig", "TableSpec", "load_config", "ingest_table", "IngestError"]
 
 STATE_DDL = """
 create schema if not exists ops;
@@ -35,12 +33,14 @@ create table if not exists ops.watermarks (
     updated_at timestamp not null
 );
 alter table ops.watermarks add column if not exists delete_signature varchar;
+alter table ops.watermarks add column if not exists update_signature varchar;
 create table if not exists ops.source_columns (
     table_name varchar not null,
     ordinal integer not null,
     column_name varchar not null,
     source_type varchar not null
 );
+alter table ops.source_columns add column if not exists treatment varchar;
 """
 
 
@@ -50,68 +50,6 @@ class IngestError(RuntimeError):
 
 class SchemaDriftError(IngestError):
     """A source column was dropped or retyped since the last load: a human decides."""
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    name: str
-    primary_key: tuple[str, ...]
-    mode: str = "full"
-    watermark: str | None = None
-    watermark_fallback: str | None = None
-    deletes: str = "apply"
-    overlap: dt.timedelta = dt.timedelta(minutes=10)
-    drop: tuple[str, ...] = ()
-    pseudonymise: tuple[str, ...] = ()
-    row_filter: str | None = None
-
-    def __post_init__(self):
-        if self.mode not in ("full", "incremental"):
-            raise ValueError(f"table {self.name}: mode must be full or incremental, got {self.mode!r}")
-        if self.mode == "incremental" and not self.watermark:
-            raise ValueError(f"table {self.name}: incremental mode needs a watermark column")
-        if self.deletes not in DELETE_MODES:
-            raise ValueError(f"table {self.name}: deletes must be one of {DELETE_MODES}, got {self.deletes!r}")
-        if not self.primary_key:
-            raise ValueError(f"table {self.name}: a primary key is required")
-
-    @property
-    def watermark_columns(self) -> tuple[str, ...]:
-        return tuple(c for c in (self.watermark, self.watermark_fallback) if c)
-
-    def watermark_sql(self, alias: str | None = None) -> str:
-        cols = [(f"{alias}." if alias else "") + quote_ident(c) for c in self.watermark_columns]
-        return cols[0] if len(cols) == 1 else f"coalesce({', '.join(cols)})"
-
-
-@dataclass(frozen=True)
-class ProductionConfig:
-    connection_id: str
-    schema: str
-    target_schema: str
-    tables: dict[str, TableSpec]
-
-
-def load_config(path: Path | None = None) -> ProductionConfig:
-    """Read the table declarations; cheap enough to call at DAG parse time."""
-    raw = yaml.safe_load(Path(path or CONFIG_DIR / "production_tables.yml").read_text(encoding="utf-8"))
-    defaults = raw.get("defaults") or {}
-    tables = {}
-    for name, spec in raw["tables"].items():
-        spec = {**defaults, **(spec or {})}
-        tables[name] = TableSpec(
-            name=name,
-            primary_key=tuple(spec.get("primary_key") or ()),
-            mode=spec.get("mode", "full"),
-            watermark=spec.get("watermark"),
-            watermark_fallback=spec.get("watermark_fallback"),
-            deletes=spec.get("deletes", "apply"),
-            overlap=dt.timedelta(minutes=float(spec.get("overlap_minutes", 10))),
-            drop=tuple(spec.get("drop", ())),
-            pseudonymise=tuple(spec.get("pseudonymise", ())),
-            row_filter=spec.get("row_filter"),
-        )
-    return ProductionConfig(raw["connection_id"], raw["schema"], raw["target_schema"], tables)
 
 
 def describe_tables(config: ProductionConfig) -> str:
@@ -174,60 +112,107 @@ def source_enforces_key(con, schema: str, table: str, keys: tuple[str, ...]) -> 
     return con.execute(f"select n from {_pg(sql)}").fetchone()[0] > 0
 
 
-def delete_signature(con, schema: str, table: str) -> str | None:
-    """PostgreSQL's own evidence that rows may have left the table since the last load.
+def change_signatures(con, schema: str, table: str) -> tuple[str | None, str | None]:
+    """PostgreSQL's own evidence that rows may have been deleted, or updated in place, since the
+    last load: (delete signature, update signature).
 
-    The cumulative deleted-tuple counters of the table (and of each partition), with each storage
-    file id (TRUNCATE gives a new one, without counting deletes), the server's start time and the
-    database's statistics reset time (both reset the counters). Equal signatures mean no row was
-    deleted in between, so the costly key comparison is skipped. A delete whose counter is not yet
-    flushed is only seen one run later: it is delayed, never lost. None when the counters are
-    switched off (`track_counts`): then keys are always compared."""
+    The cumulative deleted- (updated-) tuple counters of the table and of each partition, with each
+    storage file id (TRUNCATE gives a new one, without counting deletes), the server's start time and
+    the database's statistics reset time (both reset the counters). Equal signatures mean no row was
+    deleted (updated) in between, so the costly key comparison (full re-read) is skipped. A change
+    whose counter is not yet flushed is only seen one run later: it is delayed, never lost. None when
+    the counters are switched off (`track_counts`): then keys are always compared."""
     relation = f"{quote_literal(quote_ident(schema) + '.' + quote_ident(table))}::regclass"
-    sql = (
-        "select case when current_setting('track_counts') = 'on' then concat_ws('|', pg_postmaster_start_time(), "
-        "(select stats_reset from pg_stat_database where datname = current_database()), "
-        "(select string_agg(c.oid || ':' || c.relfilenode || ':' || coalesce(s.n_tup_del, 0), ',' order by c.oid) "
-        "from pg_class c left join pg_stat_all_tables s on s.relid = c.oid "
-        f"where c.oid = {relation} or c.oid in (select relid from pg_partition_tree({relation})))) end as signature"
-    )
-    return con.execute(f"select signature from {_pg(sql)}").fetchone()[0]
+
+    def signature(counter: str) -> str:
+        return (
+            "case when current_setting('track_counts') = 'on' then concat_ws('|', pg_postmaster_start_time(), "
+            "(select stats_reset from pg_stat_database where datname = current_database()), "
+            f"(select string_agg(c.oid || ':' || c.relfilenode || ':' || coalesce(s.{counter}, 0), ',' order by c.oid) "
+            "from pg_class c left join pg_stat_all_tables s on s.relid = c.oid "
+            f"where c.oid = {relation} or c.oid in (select relid from pg_partition_tree({relation})))) end"
+        )
+
+    sql = f"select {signature('n_tup_del')} as deletes, {signature('n_tup_upd')} as updates"
+    return con.execute(f"select deletes, updates from {_pg(sql)}").fetchone()
 
 
-def _check_declared(spec: TableSpec, columns: list[str], schema: str) -> None:
+def delete_signature(con, schema: str, table: str) -> str | None:
+    """The delete half of change_signatures (kept for callers that need only it)."""
+    return change_signatures(con, schema, table)[0]
+
+
+def _check_declared(spec: TableSpec, columns: list[str], schema: str, snapshot=()) -> None:
+    """Every declared column must exist in the source: a misspelled or renamed column fails the
+    table's load, naming it and the closest source column. One the last load read is schema drift."""
+    read_before = {c: t for c, t, _ in snapshot}
+    gone = [c for c in spec.declared_columns if c not in columns and c in read_before]
+    if gone:
+        raise SchemaDriftError(
+            f"production table {spec.name}: schema drift: "
+            + "; ".join(f"column {c} ({read_before[c]}) was dropped" for c in gone)
+            + ". The raw table is left as it was; once the models and production_tables.yml are adapted, accept the "
+            f"new schema with a full reload (delete from ops.source_columns where table_name = '{spec.name}')"
+        )
     declared = (
-        ("drop", spec.drop),
-        ("pseudonymise", spec.pseudonymise),
+        *spec.treatments(),
         ("primary_key", spec.primary_key),
         ("watermark", spec.watermark_columns),
     )
     for kind, names in declared:
         missing = [c for c in names if c not in columns]
         if missing:
-            raise IngestError(f"production table {schema}.{spec.name}: {kind} column(s) {missing} not in the source")
+            hints = "".join(close_match(c, columns) for c in missing)
+            raise IngestError(
+                f"production table {schema}.{spec.name}: {kind} column(s) {missing} not in the source{hints}; "
+                "fix include/config/production_tables.yml"
+            )
+    for json_filter in spec.json_keys.values():
+        if json_filter.by and json_filter.by not in columns:
+            raise IngestError(f"production table {schema}.{spec.name}: json_keys_by column {json_filter.by} not in the source")
     for kind, names in (("primary_key", spec.primary_key), ("watermark", spec.watermark_columns)):
-        dropped = [c for c in names if c in spec.drop]
-        if dropped:
-            raise IngestError(f"production table {schema}.{spec.name}: {kind} column(s) {dropped} are also dropped")
+        hidden = [c for c in names if spec.treatment_of(c) != "keep"]
+        if hidden:
+            raise IngestError(f"production table {schema}.{spec.name}: {kind} column(s) {hidden} must be kept in clear")
 
 
-def source_snapshot(con, table: str) -> list[tuple[str, str]]:
-    """(column, source type) of the table at its last load, in table order; empty before the first."""
+def classify(spec: TableSpec, columns: list[tuple[str, str]]) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(column, source type, treatment) of the columns read from PostgreSQL, and the names of the
+    columns nobody classified (never read: personal data is denied by default)."""
+    read, unclassified = [], []
+    for name, source_type in columns:
+        treatment = spec.treatment_of(name)
+        if treatment is None:
+            unclassified.append(name)
+        elif treatment != "drop":
+            read.append((name, source_type, treatment))
+    return read, unclassified
+
+
+def source_snapshot(con, table: str) -> list[tuple[str, str, str | None]]:
+    """(column, source type, treatment) of the columns read at the table's last load, in table
+    order; empty before the first."""
     return con.execute(
-        "select column_name, source_type from ops.source_columns where table_name = ? order by ordinal", [table]
+        "select column_name, source_type, treatment from ops.source_columns where table_name = ? order by ordinal", [table]
     ).fetchall()
 
 
-def schema_drift(spec: TableSpec, snapshot: list[tuple[str, str]], kept: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Compare with the snapshot of the last load: new (column, type) are returned, to add and report;
-    a dropped or retyped column raises, naming table, column, old and new type."""
-    previous = dict(snapshot)
+def schema_drift(spec: TableSpec, snapshot, read: list[tuple[str, str, str]]) -> list[str]:
+    """Compare the columns read now with the snapshot of the last load. Returns the changes that
+    need a full reload (a column newly read or whose treatment changed: every row must get it);
+    a column read before that the source dropped or retyped raises, naming table, column, old and
+    new type."""
+    previous = {c: (t, treatment) for c, t, treatment in snapshot}
     if not previous:
         return []
-    current = dict(kept)
-    problems = [f"column {c} ({t}) was dropped" for c, t in previous.items() if c not in current]
+    current = {c: (t, treatment) for c, t, treatment in read}
+    problems = [
+        f"column {c} ({t}) was dropped" for c, (t, _) in previous.items() if c not in current and c not in spec.drop
+    ]
     problems += [
-        f"column {c} changed type from {t} to {current[c]}" for c, t in previous.items() if c in current and current[c] != t
+        f"column {c} changed type from {t} to {current[c][0]}"
+        for c, (t, _) in previous.items()
+        if c in current and current[c][0] != t
     ]
     if problems:
         raise SchemaDriftError(
@@ -235,26 +220,72 @@ def schema_drift(spec: TableSpec, snapshot: list[tuple[str, str]], kept: list[tu
             f"once the models are adapted, accept the new schema with a full reload "
             f"(delete from ops.source_columns where table_name = '{spec.name}')"
         )
-    return [(c, t) for c, t in kept if c not in previous]
+    changes = [f"column {c} ({t}) now read as {treatment}" for c, t, treatment in read if c not in previous]
+    changes += [
+        f"column {c} treatment {previous[c][1] or 'keep'} -> {treatment}"
+        for c, _, treatment in read
+        if c in previous and (previous[c][1] or "keep") != treatment
+    ]
+    changes += [f"column {c} no longer read" for c in previous if c not in current and c in spec.drop]
+    return changes
 
 
-def _select_list(con, spec: TableSpec, kept: list[tuple[str, str]], key: bytes | None) -> list[str]:
-    """The DuckDB projection over the PostgreSQL relation: hashed, JSON typed, stamped."""
-    if spec.pseudonymise:
+def _phone_and_email_patterns() -> dict[str, str]:
+    patterns = pii.load_policy().content_scan["patterns"]
+    return {"has_phone": patterns["french_phone"], "has_email": patterns["email"]}
+
+
+def _json_filter_sql(col: str, json_filter: JsonFilter) -> str:
+    """Only the declared keys of a JSON value (a key absent or null is left out); NULL stays NULL."""
+
+    value = f"cast({col} as json)"
+
+    def keep(keys) -> str:
+        if not keys:
+            return "null::json"
+        pairs = ", ".join(f"{quote_literal(k)}, json_extract({value}, {quote_literal('$.' + quote_ident(k))})" for k in keys)
+        return f"json_merge_patch('{{}}', json_object({pairs}))"  # keys absent or null are left out
+
+    if json_filter.by:
+        by = quote_ident(json_filter.by)
+        branches = " ".join(f"when {quote_literal(v)} then {keep(keys)}" for v, keys in sorted(json_filter.keys_by_value.items()))
+        body = f"case {by} {branches} else null::json end" if branches else "null::json"
+    else:
+        body = keep(json_filter.keys)
+    return f"case when {col} is null then null::json else {body} end"
+
+
+def _select_list(con, spec: TableSpec, read: list[tuple[str, str, str]], key: bytes | None) -> tuple[list[str], list[str]]:
+    """The DuckDB projection over the PostgreSQL relation — hashed, derived, JSON filtered,
+    stamped — and the output column names (the raw table's columns, stamps excluded)."""
+    if spec.pseudonymise and any(t == "pseudonymise" for _, _, t in read):
         pii.install_key(con, pii.require_key(key))
-    select = []
-    for name, source_type in kept:
+    select, names = [], []
+    for name, source_type, treatment in read:
         col = quote_ident(name)
-        if name in spec.pseudonymise:
+        if treatment == "pseudonymise":
             select.append(f"{pii.hmac_sql(col)} as {col}")
+            names.append(name)
+        elif treatment.startswith("derive:"):
+            patterns = _phone_and_email_patterns()
+            for fn in spec.derive[name]:
+                out = f"{name}_{fn}"
+                expr = f"length({col})::integer" if fn == "length" else f"regexp_matches({col}, {quote_literal(patterns[fn])})"
+                select.append(f"{expr} as {quote_ident(out)}")
+                names.append(out)
+        elif treatment.startswith("json_keys:"):
+            select.append(f"{_json_filter_sql(col, spec.json_keys[name])} as {col}")
+            names.append(name)
         elif source_type in ("json", "jsonb"):
             select.append(f"cast({col} as json) as {col}")  # arrives as text; keep it usable as JSON
+            names.append(name)
         else:
             select.append(col)
+            names.append(name)
     select.append("cast(now() as timestamp) as _loaded_at")
     if spec.deletes == "flag":
         select.append("cast(null as timestamp) as _deleted_at")
-    return select
+    return select, names
 
 
 def _pg_query(spec: TableSpec, kept: list[str], schema: str, where: list[str]) -> str:
@@ -299,33 +330,56 @@ def ingest_table(
         try:
             con.execute(f"attach {quote_literal(read_only_dsn(pg_dsn))} as pg (type postgres, read_only)")
             columns = source_columns(con, source_schema, spec.name)
-            _check_declared(spec, [c for c, _ in columns], source_schema)
-            kept = [(c, t) for c, t in columns if c not in spec.drop]
-            select = _select_list(con, spec, kept, key)
-            # Read before any row: a delete during this load changes it and is caught next run.
-            signature = delete_signature(con, source_schema, spec.name) if spec.mode == "incremental" else None
-            con.execute("begin transaction")
             snapshot = source_snapshot(con, spec.name)
-            added = schema_drift(spec, snapshot, kept)
-            record.schema_changes = [f"added column {c} ({t})" for c, t in added]
+            _check_declared(spec, [c for c, _ in columns], source_schema, snapshot)
+            read, record.unclassified_columns = classify(spec, columns)
+            if record.unclassified_columns:
+                log.warning(
+                    "production table %s.%s: column(s) %s have no treatment in production_tables.yml and were NOT copied "
+                    "(personal data is denied by default); classify them (keep, drop, pseudonymise, derive, json_keys) "
+                    "to copy them: the next load then backfills every row",
+                    source_schema,
+                    spec.name,
+                    ", ".join(record.unclassified_columns),
+                )
+            select, names = _select_list(con, spec, read, key)
+            # Read before any row: a change during this load moves them and is caught next run.
+            signatures = change_signatures(con, source_schema, spec.name) if spec.mode == "incremental" else (None, None)
+            con.execute("begin transaction")
+            changes = schema_drift(spec, snapshot, read)
+            record.schema_changes = list(changes)
             state = con.execute(
-                "select watermark, delete_signature from ops.watermarks where table_name = ?", [spec.name]
+                "select watermark, delete_signature, update_signature from ops.watermarks where table_name = ?", [spec.name]
             ).fetchone()
-            if spec.mode == "incremental" and state and loaded_before:
-                _incremental(con, spec, kept, added, select, source_schema, target_schema, state[0], record)
+            reload_reason = None
+            limit = dt.datetime.now(dt.UTC) + spec.future_tolerance
+            if state and state[0] is not None and state[0] > limit:
+                reload_reason = f"the committed watermark {state[0].isoformat()} is in the future"
+            elif changes:
+                reload_reason = "columns newly read or re-treated: every row is backfilled"
+            elif spec.updates_in_place == "reload" and state and signatures[1] is not None and signatures[1] != state[2]:
+                reload_reason = "PostgreSQL counted in-place updates the watermark cannot show"
+            if spec.mode == "incremental" and state and loaded_before and reload_reason is None:
+                _incremental(con, spec, names, select, source_schema, target_schema, state[0], record, read)
                 record.deletes_checked = spec.deletes != "ignore" and (
-                    spec.row_filter is not None or signature is None or signature != state[1]
+                    spec.row_filter is not None or signatures[0] is None or signatures[0] != state[1]
                 )
                 if record.deletes_checked:
                     record.rows_deleted = _reconcile_deletes(con, spec, source_schema, target_schema)
             else:
-                _full(con, spec, kept, select, source_schema, target_schema, record)
+                _full(con, spec, read, select, source_schema, target_schema, record)
+                if reload_reason and loaded_before:
+                    record.mode = f"{spec.mode} (full reload: {reload_reason})"
+                    log.info("production table %s: full reload (%s)", spec.name, reload_reason)
             key_enforced = source_enforces_key(con, source_schema, spec.name, spec.primary_key)
-            _finish(con, spec, target_schema, record, check_key=not key_enforced, signature=signature)
-            if snapshot != kept:  # the schema snapshot, rewritten only when it changed
+            _finish(con, spec, target_schema, record, check_key=not key_enforced, signatures=signatures)
+            current = [(c, t, treatment) for c, t, treatment in read]
+            if snapshot != current:  # the schema snapshot, rewritten only when it changed
                 con.execute("delete from ops.source_columns where table_name = ?", [spec.name])
                 con.executemany(
-                    "insert into ops.source_columns values (?, ?, ?, ?)", [(spec.name, i, c, t) for i, (c, t) in enumerate(kept)]
+                    "insert into ops.source_columns (table_name, ordinal, column_name, source_type, treatment) "
+                    "values (?, ?, ?, ?, ?)",
+                    [(spec.name, i, c, t, treatment) for i, (c, t, treatment) in enumerate(current)],
                 )
             load_log.write(con, record, "success")
             con.execute("commit")
@@ -337,8 +391,18 @@ def ingest_table(
             load_log.write(con, record, "failed", message)
             # Not chained: the original exception's text may hold the connection string.
             raise (SchemaDriftError if isinstance(exc, SchemaDriftError) else IngestError)(message) from None
+    if record.future_watermark_rows:
+        log.warning(
+            "production table %s: %d row(s) have a watermark later than now + %s (e.g. %s): the committed watermark "
+            "stops at %s so later changes are still read; fix those dates in production",
+            spec.name,
+            record.future_watermark_rows,
+            spec.future_tolerance,
+            record.future_watermark_max,
+            record.watermark_to,
+        )
     log.info(
-        "%s %s.%s: read %s, inserted %s, updated %s, deleted %s (%s), watermark %s -> %s%s",
+        "%s %s.%s: read %s, inserted %s, updated %s, deleted %s (%s), watermark %s -> %s%s%s",
         record.mode,
         target_schema,
         spec.name,
@@ -350,6 +414,7 @@ def ingest_table(
         record.watermark_from,
         record.watermark_to,
         f"; schema: {'; '.join(record.schema_changes)}" if record.schema_changes else "",
+        f"; NOT copied (unclassified): {', '.join(record.unclassified_columns)}" if record.unclassified_columns else "",
     )
     return record
 
@@ -372,33 +437,49 @@ def _delete_note(spec: TableSpec, record: load_log.LoadRecord) -> str:
     return "source keys compared" if record.deletes_checked else "keys not compared: PostgreSQL counted no delete"
 
 
-def _full(con, spec, kept, select, source_schema, target_schema, record) -> None:
+def _full(con, spec, read, select, source_schema, target_schema, record) -> None:
     """Replace the table: the new copy becomes visible only when the transaction commits."""
     target = f"{quote_ident(target_schema)}.{quote_ident(spec.name)}"
     record.mode = "full" if spec.mode == "full" else "incremental (initial full)"
-    source = _source_relation(spec, [c for c, _ in kept], source_schema)
+    source = _source_relation(spec, [c for c, _, _ in read], source_schema)
     con.execute(f"create or replace table {target} as select {', '.join(select)} from {source}")
     record.rows_read = record.rows_inserted = con.execute(f"select count(*) from {target}").fetchone()[0]
     record.rows_updated = record.rows_deleted = 0
 
 
-def _incremental(con, spec, kept, added, select, source_schema, target_schema, watermark, record) -> None:
+def _watermark_limit(spec: TableSpec) -> str:
+    """DuckDB SQL for the latest watermark value a load may commit: now + the tolerance."""
+    return f"(now() + interval {quote_literal(str(int(spec.future_tolerance.total_seconds())) + ' seconds')})"
+
+
+def _newest_watermark(con, spec: TableSpec, relation: str, record) -> dt.datetime | None:
+    """The newest watermark value of `relation` that is not in the future (beyond the tolerance);
+    rows beyond it are counted into the record, never committed as the watermark."""
+    stamp = spec.watermark_sql()
+    limit = _watermark_limit(spec)
+    newest, future, future_max = con.execute(
+        f"select max({stamp}) filter (where {stamp} <= {limit}), count(*) filter (where {stamp} > {limit}), "
+        f"max({stamp}) from {relation}"
+    ).fetchone()
+    if future:
+        record.future_watermark_rows = (record.future_watermark_rows or 0) + future
+        record.future_watermark_max = future_max.isoformat()
+    return newest
+
+
+def _incremental(con, spec, names, select, source_schema, target_schema, watermark, record, read) -> None:
     """Upsert the rows changed since the watermark (minus the overlap)."""
     target = f"{quote_ident(target_schema)}.{quote_ident(spec.name)}"
-    names = [c for c, _ in kept]
     since = watermark - spec.overlap
     record.watermark_from = watermark.isoformat()
     stamp = spec.watermark_sql()
     where = [f"{stamp} > {quote_literal(since.isoformat())}::timestamptz"]
     con.execute(
         f"create or replace temp table _zlv_delta as select {', '.join(select)} "
-        f"from {_pg(_pg_query(spec, names, source_schema, where))}"
+        f"from {_pg(_pg_query(spec, [c for c, _, _ in read], source_schema, where))}"
     )
     record.rows_read = con.execute("select count(*) from _zlv_delta").fetchone()[0]
     record.rows_deleted = 0
-    delta_types = dict(con.execute("select column_name, column_type from (describe _zlv_delta)").fetchall())
-    for column, _ in added:  # new source columns: add them before upserting
-        con.execute(f"alter table {target} add column {quote_ident(column)} {delta_types[column]}")
     cols = ", ".join(quote_ident(c) for c in names)
     keys = spec.primary_key
     # The overlap re-reads rows already loaded: a row whose key and watermark are already in the raw
@@ -418,7 +499,7 @@ def _incremental(con, spec, kept, added, select, source_schema, target_schema, w
     stamps = "now()::timestamp" + (", null::timestamp" if spec.deletes == "flag" else "")
     extra = ", _loaded_at" + (", _deleted_at" if spec.deletes == "flag" else "")
     con.execute(f"insert into {target} ({cols}{extra}) select {cols}, {stamps} from _zlv_changed")
-    newest = con.execute(f"select max({stamp}) from _zlv_delta").fetchone()[0]
+    newest = _newest_watermark(con, spec, "_zlv_delta", record)
     record.watermark_to = max(watermark, newest).isoformat() if newest else watermark.isoformat()
 
 
@@ -441,9 +522,9 @@ def _reconcile_deletes(con, spec, source_schema, target_schema) -> int:
     return flagged
 
 
-def _finish(con, spec, target_schema, record, check_key: bool, signature: str | None) -> None:
+def _finish(con, spec, target_schema, record, check_key: bool, signatures: tuple[str | None, str | None]) -> None:
     """Checks and state that commit with the data: key uniqueness (unless PostgreSQL enforces it),
-    watermark."""
+    watermark (never beyond now + the tolerance) and PostgreSQL's change signatures."""
     target = f"{quote_ident(target_schema)}.{quote_ident(spec.name)}"
     dup = check_key and duplicate_keys(con, target, spec.primary_key)
     if dup:
@@ -454,12 +535,12 @@ def _finish(con, spec, target_schema, record, check_key: bool, signature: str | 
     record.rows_loaded = con.execute(f"select count(*) from {target}").fetchone()[0]
     if spec.mode == "incremental":
         if record.watermark_to is None:
-            newest = con.execute(f"select max({spec.watermark_sql()}) from {target}").fetchone()[0]
+            newest = _newest_watermark(con, spec, target, record)
             record.watermark_to = newest.isoformat() if newest else None
         if record.watermark_to is not None:
             con.execute("delete from ops.watermarks where table_name = ?", [spec.name])
             con.execute(
-                "insert into ops.watermarks (table_name, watermark, updated_at, delete_signature) "
-                "values (?, ?::timestamptz, now()::timestamp, ?)",
-                [spec.name, record.watermark_to, signature],
+                "insert into ops.watermarks (table_name, watermark, updated_at, delete_signature, update_signature) "
+                "values (?, ?::timestamptz, now()::timestamp, ?, ?)",
+                [spec.name, record.watermark_to, *signatures],
             )

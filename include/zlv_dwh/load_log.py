@@ -28,6 +28,8 @@ _COLUMNS = {
     "duration_s": "double",
     "schema_changes": "varchar",
     "deletes_checked": "boolean",
+    "unclassified_columns": "varchar",
+    "future_watermark_rows": "bigint",
 }
 
 
@@ -53,6 +55,11 @@ class LoadRecord:
     watermark_to: str | None = None
     schema_changes: list[str] = field(default_factory=list)
     deletes_checked: bool | None = None  # source keys compared (incremental loads only)
+    # source columns nobody classified: not copied (personal data is denied by default)
+    unclassified_columns: list[str] = field(default_factory=list)
+    # rows whose watermark lies beyond now + the tolerance: loaded, never committed as the watermark
+    future_watermark_rows: int | None = None
+    future_watermark_max: str | None = None
     started_at: dt.datetime = field(default_factory=_now)
     status: str = "running"
     error: str | None = None
@@ -77,6 +84,7 @@ def write(con: duckdb.DuckDBPyConnection, record: LoadRecord, status: str, error
         "finished_at": _now(),
         "duration_s": round(time.monotonic() - record._clock, 3),
         "schema_changes": "; ".join(record.schema_changes) or None,
+        "unclassified_columns": ", ".join(record.unclassified_columns) or None,
         "error": error[:2000] if error else None,
     }
     con.execute(

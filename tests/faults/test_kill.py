@@ -31,7 +31,7 @@ import json, sys
 from pathlib import Path
 from zlv_dwh import ingest_postgres as ip
 a = json.loads(sys.argv[1])
-ip.ingest_table(ip.TableSpec(**a["spec"]), pg_dsn=a["dsn"], warehouse=Path(a["wh"]), run_id=a["run_id"], key=None,
+ip.ingest_table(ip.TableSpec(**a["spec"], keep_unclassified=True), pg_dsn=a["dsn"], warehouse=Path(a["wh"]), run_id=a["run_id"], key=None,
                 extension_dir=Path(a["ext"]))
 """
 
@@ -122,7 +122,7 @@ def fingerprint(wh: Path, table: str) -> tuple[int, str]:
 
 
 def _load(spec, dsn, wh, ext, run_id="ref"):
-    return ip.ingest_table(ip.TableSpec(**spec), pg_dsn=dsn, warehouse=wh, run_id=run_id, key=None, extension_dir=ext)
+    return ip.ingest_table(ip.TableSpec(**spec, keep_unclassified=True), pg_dsn=dsn, warehouse=wh, run_id=run_id, key=None, extension_dir=ext)
 
 
 def test_sigkill_mid_full_load_then_rerun_equals_an_uninterrupted_run(fault, fault_db, loader_dsn, tmp_path, ext):

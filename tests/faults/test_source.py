@@ -71,7 +71,7 @@ def test_connection_dropped_mid_copy_fails_clearly_and_the_retry_loads_every_row
     fault, big_source, fault_db, loader_dsn, tmp_path, ext, mode
 ):
     incremental = {"mode": "incremental", "watermark": "updated_at"} if mode == "incremental" else {}
-    spec = ip.TableSpec(name=big_source, primary_key=("id",), **incremental)
+    spec = ip.TableSpec(name=big_source, primary_key=("id",), keep_unclassified=True, **incremental)
     wh = tmp_path / "wh.duckdb"
     fault.watch(wh)
     if mode == "incremental":  # a first load, then a delta big enough to be cut
@@ -113,7 +113,7 @@ def test_connection_dropped_while_reading_source_metadata_fails_with_a_short_cle
         "create table meta_src (id int primary key, label text, updated_at timestamptz not null)",
         "insert into meta_src select i, 'l' || i, now() from generate_series(1, 100) i",
     )
-    spec = ip.TableSpec(name="meta_src", primary_key=("id",), mode="incremental", watermark="updated_at")
+    spec = ip.TableSpec(name="meta_src", primary_key=("id",), mode="incremental", watermark="updated_at", keep_unclassified=True)
     wh = tmp_path / "wh.duckdb"
     _load(spec, loader_dsn, wh, ext, "first")
     fault.inject("PostgreSQL connection dropped on a metadata query")
@@ -162,7 +162,7 @@ def drift_table(fault_db, request):
 def test_schema_drift_is_reported_or_refused_and_the_raw_table_is_kept(
     fault, fault_db, loader_dsn, tmp_path, ext, drift_table, change, expected
 ):
-    spec = ip.TableSpec(name=drift_table, primary_key=("id",))
+    spec = ip.TableSpec(name=drift_table, primary_key=("id",), keep_unclassified=True)
     wh = tmp_path / "wh.duckdb"
     _load(spec, loader_dsn, wh, ext, "first")
     before = wh_one(wh, f"select count(*), sum(hash(id, label, amount)) from raw_production.{drift_table}")
@@ -224,7 +224,8 @@ def test_hostile_identifiers_in_the_configuration_are_quoted(fault, fault_db, lo
     config.write_text(
         "connection_id: zlv_production\nschema: public\ntarget_schema: raw_production\ntables:\n"
         f"  {HOSTILE_TABLE!r}:\n    primary_key: [id, {HOSTILE_COLUMN!r}]\n    mode: incremental\n"
-        "    watermark: updated_at\n    pseudonymise: ['e\"mail']\n",
+        "    watermark: updated_at\n    columns:\n      id: keep\n"
+        f"      {HOSTILE_COLUMN!r}: keep\n      'e\"mail': pseudonymise\n      updated_at: keep\n",
         encoding="utf-8",
     )
     spec = ip.load_config(config).tables[HOSTILE_TABLE]

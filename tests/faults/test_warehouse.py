@@ -208,7 +208,7 @@ def test_no_secret_reaches_logs_load_logs_audit_report_or_published_file(
 
     wh = tmp_path / "wh.duckdb"
     fault.inject("secrets handed to failing and succeeding loads")
-    spec = ip.TableSpec(name="owners_probe", primary_key=("id",), pseudonymise=("email",))
+    spec = ip.TableSpec(name="owners_probe", primary_key=("id",), pseudonymise=("email",), keep_unclassified=True)
     with psycopg.connect(fault_db, autocommit=True) as con:
         con.execute("drop table if exists owners_probe")
         con.execute(

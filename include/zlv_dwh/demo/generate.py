@@ -28,21 +28,28 @@ SCHEMA_SQL = Path(__file__).with_name("production_schema.sql")
 MILLESIMES = (2024, 2025)
 REFERENCE_DATE = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
 
-# INSEE COG 2024 extract (same communes as the dbt seed): code, name, EPCI siren, département, région.
+# INSEE COG 2024 extract (same communes as the dbt seed): code, name, EPCI siren, département,
+# région, and the town's centre (longitude, latitude) around which its dwellings are placed.
 COMMUNES = [
-    ("67482", "Strasbourg", "246700488", "67", "44"),
-    ("67218", "Illkirch-Graffenstaden", "246700488", "67", "44"),
-    ("68224", "Mulhouse", "200066009", "68", "44"),
-    ("68066", "Colmar", "246800726", "68", "44"),
-    ("69123", "Lyon", "200046977", "69", "84"),
-    ("63113", "Clermont-Ferrand", "246300701", "63", "84"),
-    ("33063", "Bordeaux", "243300316", "33", "75"),
-    ("87085", "Limoges", "248719312", "87", "75"),
-    ("31555", "Toulouse", "243100518", "31", "76"),
-    ("59350", "Lille", "200093201", "59", "32"),
-    ("44109", "Nantes", "244400404", "44", "52"),
-    ("35238", "Rennes", "243500139", "35", "53"),
+    ("67482", "Strasbourg", "246700488", "67", "44", 7.75, 48.58),
+    ("67218", "Illkirch-Graffenstaden", "246700488", "67", "44", 7.72, 48.53),
+    ("68224", "Mulhouse", "200066009", "68", "44", 7.34, 47.75),
+    ("68066", "Colmar", "246800726", "68", "44", 7.36, 48.08),
+    ("69123", "Lyon", "200046977", "69", "84", 4.83, 45.76),
+    ("63113", "Clermont-Ferrand", "246300701", "63", "84", 3.08, 45.78),
+    ("33063", "Bordeaux", "243300316", "33", "75", -0.58, 44.84),
+    ("87085", "Limoges", "248719312", "87", "75", 1.26, 45.83),
+    ("31555", "Toulouse", "243100518", "31", "76", 1.44, 43.60),
+    ("59350", "Lille", "200093201", "59", "32", 3.06, 50.63),
+    ("44109", "Nantes", "244400404", "44", "52", -1.55, 47.22),
+    ("35238", "Rennes", "243500139", "35", "53", -1.68, 48.11),
 ]
+# Kind of each EPCI of the extract, as ZLV codes établissement kinds (ME métropole, CA/CC/CU).
+EPCI_KINDS = {"200066009": "CA", "246800726": "CA", "248719312": "CU"}
+DEPARTEMENT_NAMES = {
+    "67": "Bas-Rhin", "68": "Haut-Rhin", "69": "Rhône", "63": "Puy-de-Dôme", "33": "Gironde",
+    "87": "Haute-Vienne", "31": "Haute-Garonne", "59": "Nord", "44": "Loire-Atlantique", "35": "Ille-et-Vilaine",
+}  # fmt: skip
 FIRST_NAMES = ["Hélène", "François", "Zoé", "Jérôme", "Anaïs", "Loïc", "Céline", "Benoît", "Agnès", "Noël", "Maëlle", "René"]
 LAST_NAMES = [
     "Lefèvre",
@@ -59,6 +66,26 @@ LAST_NAMES = [
     "Peña",
 ]
 STREETS = ["rue de la République", "avenue Jean-Jaurès", "place du Marché", "rue des Écoles", "chemin des Prés"]
+
+# The application's status vocabulary (packages/models/src/HousingStatus.ts): the integer stored in
+# fast_housing.status, the slug of older event payloads, the French label of current ones.
+STATUS_LABELS = ["Non suivi", "En attente de retour", "Premier contact", "Suivi en cours", "Suivi terminé", "Suivi bloqué"]
+STATUS_SLUGS = ["never-contacted", "waiting", "first-contact", "in-progress", "completed", "blocked"]
+SUB_STATUSES = {
+    2: ["Intérêt potentiel / En réflexion", "En pré-accompagnement", "N’habite pas à l’adresse indiquée"],
+    3: ["En accompagnement", "Intervention publique", "En sortie sans accompagnement", "Mutation en cours ou effectuée"],
+    4: ["Sortie de la vacance", "Sortie de la vacance", "N'était pas vacant", "Autre objectif rempli"],
+    5: ["Blocage involontaire du propriétaire", "Blocage volontaire du propriétaire", "Tiers en cause"],
+}
+EXIT_FROM_VACANCY = (4, "Sortie de la vacance")
+# Events written before this date carry slugs or integers instead of labels, as ZLV's older ones do.
+LABELS_SINCE = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+FREE_TEXT_NOTES = [
+    "Propriétaire joint par téléphone, rappeler Mme {name} au {phone}",
+    "Courrier retourné, {name} n'habite plus à l'adresse",
+    "RDV pris avec M. {name} ({email}) pour une visite",
+    "Logement en travaux, pas de contact",
+]
 
 
 @dataclass
@@ -84,6 +111,26 @@ def _person(rng: random.Random) -> tuple[str, str]:
     return rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
 
 
+def _phone(rng: random.Random) -> str:
+    return f"0{rng.choice([6, 7])} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}"
+
+
+def _square(lon: float, lat: float, half: float) -> str:
+    """A one-square MultiPolygon around a point, as PostGIS reads it (EWKT, SRID 4326)."""
+    x0, x1, y0, y1 = lon - half, lon + half, lat - half, lat + half
+    return f"SRID=4326;MULTIPOLYGON((({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0})))"
+
+
+def status_payload(status: int, sub_status: str | None, at: dt.datetime, rng: random.Random) -> dict:
+    """The `next_old` / `next_new` payload of a housing:status-updated event, in the form the app
+    wrote at that date: a French label now, a slug or an integer (number or text) before."""
+    if at >= LABELS_SINCE:
+        value: object = STATUS_LABELS[status]
+    else:
+        value = rng.choice([STATUS_SLUGS[status], status, str(status)])
+    return {"status": value, "subStatus": sub_status}
+
+
 def build(seed: int = 42, scale: int = 2000) -> Demo:
     """Generate `scale` dwellings and everything around them."""
     rng = random.Random(seed)
@@ -91,39 +138,52 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
     t = demo.tables
     t["localities"] = [
         {
+            "id": _uuid(rng),
             "geo_code": c,
             "name": n,
             "locality_kind": rng.choice([None, "ACV", "PVD"]),
             "tax_kind": rng.choice(["TLV", "THLV", "None"]),
+            "tax_rate": rng.choice([None, 17.0, 34.0]),
         }
         for c, n, *_ in COMMUNES
     ]
 
     establishments = []
     for code, name, *_ in COMMUNES:
-        establishments.append({"name": f"Commune de {name}", "kind": "Commune", "codes": [code]})
+        establishments.append({"name": f"Commune de {name}", "kind": "COM", "codes": [code]})
     for siren in sorted({c[2] for c in COMMUNES}):
         codes = [c[0] for c in COMMUNES if c[2] == siren]
-        establishments.append({"name": f"EPCI {siren}", "kind": "EPCI", "codes": codes, "siren": int(siren)})
+        establishments.append({"name": f"EPCI {siren}", "kind": EPCI_KINDS.get(siren, "ME"), "codes": codes, "siren": int(siren)})
     for dep in sorted({c[3] for c in COMMUNES}):
         codes = [c[0] for c in COMMUNES if c[3] == dep]
-        establishments.append({"name": f"DDT {dep}", "kind": "DDT", "codes": codes})
+        establishments.append({"name": f"DDT {DEPARTEMENT_NAMES[dep]}", "kind": "SDED", "codes": codes})
     t["establishments"] = []
     for e in establishments:
-        dep = {c[3] for c in COMMUNES if c[0] in e["codes"]}
-        reg = {c[4] for c in COMMUNES if c[0] in e["codes"]}
+        deps = sorted({c[3] for c in COMMUNES if c[0] in e["codes"]})
+        regs = sorted({c[4] for c in COMMUNES if c[0] in e["codes"]})
+        siren = e.get("siren", rng.randint(200000000, 299999999))
         t["establishments"].append(
             {
                 "id": _uuid(rng),
                 "name": e["name"],
-                "siren": e.get("siren", rng.randint(200000000, 299999999)),
+                "siren": siren,
+                "siret": f"{siren}{rng.randint(10000, 99999)}",
                 "kind": e["kind"],
+                "kind_admin": None,
+                "kind_admin_meta": None,
+                "layer_geo_label": None,
                 "localities_geo_code": e["codes"],
-                "dep_code": dep.pop() if len(dep) == 1 else None,
-                "reg_code": reg.pop() if len(reg) == 1 else None,
+                "dep_code": deps,
+                "dep_name": DEPARTEMENT_NAMES[deps[0]] if len(deps) == 1 else None,
+                "reg_code": regs,
+                "reg_name": None,
+                "millesime": "2024",
+                "source": "seed",
                 "available": rng.random() < 0.8,
                 "updated_at": _ts(rng, 400),
                 "deleted_at": None,
+                "suspended_at": None,
+                "suspended_cause": None,
             }
         )
 
@@ -134,6 +194,7 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
         for _ in range(rng.randint(0, 4)):
             first, last = _person(rng)
             activated = _ts(rng, 700, 30)
+            two_factor = rng.random() < 0.3
             t["users"].append(
                 {
                     "id": _uuid(rng),
@@ -141,37 +202,80 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
                     "password": "$2b$10$" + f"{rng.getrandbits(128):032x}",
                     "first_name": first,
                     "last_name": last,
-                    "phone": f"06{rng.randint(10000000, 99999999)}",
-                    "position": rng.choice(["Chargée de mission", "Agent", "Élu"]),
+                    "phone": _phone(rng),
+                    # free text typed by the user: sometimes a phone number
+                    "position": rng.choice(["Chargée de mission", "Agent", "Élu", f"Chargé de mission, tél. {_phone(rng)}"]),
+                    "time_per_week": rng.choice([None, "Moins de 1 jour", "1 jour", "Plus de 2 jours"]),
+                    "kind": rng.choice([None, "Collectivité", "Service de l'État"]),
                     "establishment_id": e["id"],
                     "role": rng.choice([0, 0, 0, 1, 2]),
                     "activated_at": activated,
                     "last_authenticated_at": _ts(rng, 200) if rng.random() < 0.8 else None,
                     "suspended_at": None,
+                    "suspended_cause": None,
                     "deleted_at": None,
                     "updated_at": _ts(rng, 30),
-                    "two_factor_code": f"{rng.randint(0, 999999):06d}",
-                    "two_factor_sent_at": _ts(rng, 30),
+                    "two_factor_secret": f"{rng.getrandbits(160):040X}" if two_factor else None,
+                    "two_factor_enabled_at": _ts(rng, 300) if two_factor else None,
+                    "two_factor_code": f"{rng.randint(0, 999999):06d}" if two_factor else None,
+                    "two_factor_code_generated_at": _ts(rng, 30) if two_factor else None,
+                    "two_factor_failed_attempts": rng.choice([0, 0, 1]),
+                    "two_factor_locked_until": None,
                 }
             )
+    users_by_est: dict = {}
+    for u in t["users"]:
+        users_by_est.setdefault(u["establishment_id"], []).append(u)
+    any_user = t["users"][0]["id"]
 
-    t["fast_housing"] = []
+    t["buildings"], t["fast_housing"] = [], []
+    buildings_by_code: dict = {}
     for i in range(scale):
-        code, *_ = rng.choice(COMMUNES)
+        code, _name, _epci, _dep, _reg, lon0, lat0 = rng.choice(COMMUNES)
+        if rng.random() < 0.3 or not buildings_by_code.get(code):
+            building = {
+                "id": f"{code}{len(t['buildings']):07d}",
+                "housing_count": 0,
+                "vacant_housing_count": 0,
+                "rent_housing_count": None,
+                "rnb_id": f"RNB{rng.getrandbits(40):010X}" if rng.random() < 0.7 else None,
+                "rnb_id_score": rng.choice([None, 8, 9]),
+                "rnb_footprint": rng.choice([None, 1, 2]),
+                "class_dpe": rng.choice([None, "A", "B", "C", "D", "E", "F", "G"]),
+                "class_ges": rng.choice([None, "A", "B", "C", "D", "E", "F", "G"]),
+                "dpe_id": None,
+                "dpe_date_at": (REFERENCE_DATE - dt.timedelta(days=rng.randint(30, 2000))).date(),
+                "dpe_type": rng.choice([None, "dpe immeuble", "dpe logement"]),
+                "dpe_import_match": None,
+                "heating_building": None,
+            }
+            t["buildings"].append(building)
+            buildings_by_code.setdefault(code, []).append(building)
+        building = rng.choice(buildings_by_code[code])
         invariant = f"{i * 7919 + 1000003:010d}"
         vacancy_start = rng.choice([None, *range(2005, 2025)])
+        occupancy = rng.choice(["V", "V", "V", "L", "P", "A"])
+        building["housing_count"] += 1
+        building["vacant_housing_count"] += occupancy == "V"
+        lon, lat = round(lon0 + rng.uniform(-0.03, 0.03), 6), round(lat0 + rng.uniform(-0.03, 0.03), 6)
+        last_transaction = REFERENCE_DATE - dt.timedelta(days=rng.randint(100, 9000)) if rng.random() < 0.6 else None
         t["fast_housing"].append(
             {
                 "id": _uuid(rng),
-                "local_id": code[:2] + invariant,
                 "invariant": invariant,
-                "geo_code": code,
-                "building_id": f"{code}{rng.randint(0, scale // 4):06d}",
+                "local_id": code[:2] + invariant,
+                "building_id": building["id"],
+                "building_group_id": None,
+                "building_location": None,
                 "plot_id": f"{code}000A{rng.randint(1, 9999):04d}",
+                "geo_code": code,
                 "address_dgfip": [f"{rng.randint(1, 120)} {rng.choice(STREETS).upper()}", f"{code} VILLE"],
-                "longitude_dgfip": round(rng.uniform(-1.7, 7.8), 6),
-                "latitude_dgfip": round(rng.uniform(43.5, 50.7), 6),
+                "longitude_dgfip": lon,
+                "latitude_dgfip": lat,
+                "geolocation": f"SRID=4326;POINT({lon} {lat})",
+                "geolocation_source": "ban",
                 "cadastral_classification": rng.randint(1, 8),
+                "cadastral_reference": None,
                 "uncomfortable": rng.random() < 0.1,
                 "vacancy_start_year": vacancy_start,
                 "housing_kind": rng.choice(["APPART", "MAISON"]),
@@ -179,15 +283,26 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
                 "living_area": round(rng.uniform(15, 180), 2),
                 "building_year": rng.randint(1850, 2020),
                 "mutation_date": (REFERENCE_DATE - dt.timedelta(days=rng.randint(100, 9000))).date(),
-                "last_transaction_value": rng.randint(30000, 600000) if rng.random() < 0.6 else None,
+                "last_mutation_date": last_transaction,
+                "last_transaction_date": last_transaction,
+                "last_transaction_value": rng.randint(30000, 600000) if last_transaction else None,
                 "taxed": rng.random() < 0.5,
-                "data_file_years": [f"lovac-{m}" for m in MILLESIMES if rng.random() < 0.7] + ["ff-2024"],
                 "rental_value": rng.randint(500, 9000),
                 "condominium": rng.choice([None, "CL", "CV"]),
+                "beneficiary_count": rng.choice([None, 1, 2]),
+                "data_years": [2024],
+                "data_file_years": [f"lovac-{m}" for m in MILLESIMES if rng.random() < 0.7] + ["ff-2024"],
+                "data_source": "lovac",
                 "status": 0,
                 "sub_status": None,
-                "occupancy": rng.choice(["V", "V", "V", "L", "P", "A"]),
+                "occupancy": occupancy,
+                "occupancy_source": "L",
+                "occupancy_intended": None,
+                "occupancy_history": None,
                 "energy_consumption_bdnb": rng.choice([None, "A", "B", "C", "D", "E", "F", "G"]),
+                "energy_consumption_at_bdnb": None,
+                "actual_dpe": None,
+                "plot_area": rng.choice([None, rng.randint(50, 5000)]),
             }
         )
 
@@ -196,22 +311,29 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
         for rank in range(1, rng.choice([2, 2, 2, 3])):
             first, last = _person(rng)
             owner_id = _uuid(rng)
-            birth = dt.date(1930, 1, 1) + dt.timedelta(days=rng.randint(0, 25000))
+            birth = dt.datetime(1930, 1, 1) + dt.timedelta(days=rng.randint(0, 25000))
+            # `administrator` is free text: an agency, or a person with their phone number
+            administrator = rng.choice(
+                [None, None, None, None, "Agence Immo Centre", f"{rng.choice(LAST_NAMES).upper()} {first} - {_phone(rng)}"]
+            )
             t["owners"].append(
                 {
                     "id": owner_id,
                     "idpersonne": f"{h['geo_code'][:2]}{rng.randint(0, 10**8):08d}",
                     "full_name": f"{last.upper()} {first}",
+                    "administrator": administrator,
+                    "username": None,
                     "birth_date": birth,
-                    "administrator": None,
                     "siren": None,
                     "address_dgfip": [f"{rng.randint(1, 99)} {rng.choice(STREETS)}", "75011 PARIS"],
                     "additional_address": rng.choice([None, "Bâtiment B"]),
                     "email": f"{first}.{last}@exemple.fr".lower().replace(" ", "") if rng.random() < 0.3 else None,
-                    "phone": f"07{rng.randint(10000000, 99999999)}" if rng.random() < 0.2 else None,
+                    "phone": _phone(rng) if rng.random() < 0.2 else None,
                     "kind_class": rng.choice(["Particulier", "Particulier", "SCI-Copro-Autre"]),
                     "entity": None,
                     "data_source": "ff-2024",
+                    "is_multi_owner": rank > 1,
+                    "do_not_contact": rng.random() < 0.02,
                     "created_at": _ts(rng, 900, 300),
                     "updated_at": _ts(rng, 300) if rng.random() < 0.5 else None,
                 }
@@ -224,85 +346,207 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
                     "rank": rank,
                     "start_date": h["mutation_date"],
                     "end_date": None,
-                    "origin": "ff",
+                    "origin": "lovac",
                     "idprocpte": f"{h['geo_code']}{rng.randint(0, 99999):05d}",
                     "idprodroit": f"{h['geo_code']}{len(t['owners_housing']):07d}{rank:02d}",
                     "property_right": rng.choice(["proprietaire", "usufruitier"]),
+                    "locprop_source": None,
+                    "locprop_relative_ban": None,
+                    "locprop_distance_ban": None,
                 }
             )
     owner_of = {oh["housing_id"]: oh for oh in t["owners_housing"] if oh["rank"] == 1}
     owners_by_id = {o["id"]: o for o in t["owners"]}
-
-    t["campaigns"], t["campaigns_housing"], t["events"], t["housing_events"] = [], [], [], []
-    users_by_est = {}
-    for u in t["users"]:
-        users_by_est.setdefault(u["establishment_id"], []).append(u)
-    housing_by_code = {}
+    housing_by_code: dict = {}
     for h in t["fast_housing"]:
         housing_by_code.setdefault(h["geo_code"], []).append(h)
+
+    for name in ("events", "housing_events", "owner_events", "group_housing_events", "housing_document_events"):
+        t[name] = []
+
+    def event(kind: str, old, new, at: dt.datetime, by) -> uuid.UUID:
+        event_id = _uuid(rng)
+        t["events"].append(
+            {
+                "id": event_id,
+                "type": kind,
+                "next_old": None if old is None else Jsonb(old),
+                "next_new": None if new is None else Jsonb(new),
+                "created_at": min(at, REFERENCE_DATE),
+                "created_by": by,
+            }
+        )
+        return event_id
+
+    def housing_event(kind: str, h: dict, old, new, at: dt.datetime, by) -> uuid.UUID:
+        event_id = event(kind, old, new, at, by)
+        t["housing_events"].append({"event_id": event_id, "housing_id": h["id"], "housing_geo_code": h["geo_code"]})
+        return event_id
+
+    for h in t["fast_housing"]:
+        housing_event("housing:created", h, None, {"source": "lovac-2024", "occupancy": h["occupancy"]}, _ts(rng, 900, 700), any_user)
+
+    t["groups"], t["groups_housing"], t["campaigns"], t["campaigns_housing"] = [], [], [], []
+    t["geo_perimeters"] = []
     for e in t["establishments"]:
         users = users_by_est.get(e["id"])
         if not users:
             continue
         pool = [h for code in e["localities_geo_code"] for h in housing_by_code.get(code, [])]
+        # a perimeter drawn around the first commune's centre (dwellings lie up to 0.03° away)
+        centre = next(c for c in COMMUNES if c[0] == e["localities_geo_code"][0])
+        if rng.random() < 0.6:
+            t["geo_perimeters"].append(
+                {
+                    "id": _uuid(rng),
+                    "establishment_id": e["id"],
+                    "name": f"Centre-ville {centre[1]}",
+                    "kind": rng.choice(["OPAH", "ORT", "Quartier"]),
+                    "geom": _square(centre[5], centre[6], 0.02),
+                    "created_at": _ts(rng, 500),
+                    "created_by": rng.choice(users)["id"],
+                }
+            )
+        groups = []
+        for g in range(rng.randint(0, 2)):
+            members = rng.sample(pool, min(len(pool), rng.randint(3, 15)))
+            group = {
+                "id": _uuid(rng),
+                "title": f"Groupe {g + 1} - {e['name']}",
+                "description": "Logements du centre ancien",
+                "user_id": rng.choice(users)["id"],
+                "establishment_id": e["id"],
+                "created_at": _ts(rng, 500, 60),
+                "exported_at": None,
+                "archived_at": None,
+                "housing_count": len(members),
+                "owner_count": len({owner_of[h["id"]]["owner_id"] for h in members if h["id"] in owner_of}),
+            }
+            t["groups"].append(group)
+            groups.append(group)
+            for h in members:
+                t["groups_housing"].append({"group_id": group["id"], "housing_id": h["id"], "housing_geo_code": h["geo_code"]})
+                event_id = event("housing:group-attached", None, {"name": group["title"]}, group["created_at"], group["user_id"])
+                t["group_housing_events"].append(
+                    {"event_id": event_id, "group_id": group["id"], "housing_id": h["id"], "housing_geo_code": h["geo_code"]}
+                )
         for n in range(rng.randint(0, 3)):
             created = _ts(rng, 500, 60)
             status = rng.choice(["draft", "sending", "in-progress", "in-progress", "archived"])
             validated = created + dt.timedelta(days=rng.randint(1, 10)) if status != "draft" else None
             sent = validated + dt.timedelta(days=rng.randint(1, 20)) if status in ("in-progress", "archived") else None
+            user = rng.choice(users)
+            owner = owners_by_id[owner_of[pool[0]["id"]]["owner_id"]] if pool and pool[0]["id"] in owner_of else None
+            # titles and saved searches are typed by agents: sometimes an owner's name
+            title = f"Campagne {n + 1} - {e['name']}" if rng.random() < 0.85 or owner is None else f"Relance {owner['full_name']}"
+            filters = {"occupancies": ["V"], "localities": e["localities_geo_code"], "status": [0, 1]}
+            if owner is not None and rng.random() < 0.2:
+                filters["query"] = owner["full_name"]
             campaign = {
                 "id": _uuid(rng),
-                "title": f"Campagne {n + 1} - {e['name']}",
+                "title": title,
+                "description": None,
                 "status": status,
-                "filters": Jsonb({"occupancies": ["V"], "geo_codes": e["localities_geo_code"]}),
-                "user_id": rng.choice(users)["id"],
+                "filters": Jsonb(filters),
+                "file": None,
+                "user_id": user["id"],
                 "establishment_id": e["id"],
-                "group_id": None,
+                "group_id": rng.choice(groups)["id"] if groups and rng.random() < 0.5 else None,
                 "created_at": created,
                 "validated_at": validated,
+                "confirmed_at": validated,
                 "exported_at": validated,
                 "sent_at": sent,
                 "archived_at": sent + dt.timedelta(days=120) if status == "archived" else None,
+                "housing_count": 0,
+                "owner_count": 0,
+                "return_count": 0,
+                "return_rate": None,
+                "recovery_id": None,
+                "campaign_number_deprecated": None,
+                "kind_deprecated": None,
+                "reminder_number_deprecated": None,
+                "start_month_deprecated": None,
             }
             t["campaigns"].append(campaign)
-            for h in rng.sample(pool, min(len(pool), rng.randint(5, 40))):
+            members = rng.sample(pool, min(len(pool), rng.randint(5, 40)))
+            campaign["housing_count"] = len(members)
+            campaign["owner_count"] = len({owner_of[h["id"]]["owner_id"] for h in members if h["id"] in owner_of})
+            for h in members:
                 t["campaigns_housing"].append(
                     {"campaign_id": campaign["id"], "housing_id": h["id"], "housing_geo_code": h["geo_code"], "advice": None}
                 )
+                housing_event("housing:campaign-attached", h, None, {"name": campaign["title"]}, created, user["id"])
                 if not sent:
                     continue
-                at, status_now = sent, h["status"]
+                at, status_now, sub_now = sent, h["status"], h["sub_status"]
                 for new_status in sorted(rng.sample([1, 2, 3, 4, 5], rng.randint(0, 3))):
                     if new_status <= status_now:
                         continue
                     at = at + dt.timedelta(days=rng.randint(3, 90))
-                    event_id = _uuid(rng)
-                    t["events"].append(
-                        {
-                            "id": event_id,
-                            "type": "housing:status-updated",
-                            "next_old": Jsonb({"status": status_now}),
-                            "next_new": Jsonb({"status": new_status}),
-                            "created_at": min(at, REFERENCE_DATE),
-                            "created_by": campaign["user_id"],
-                        }
-                    )
-                    t["housing_events"].append({"event_id": event_id, "housing_id": h["id"], "housing_geo_code": h["geo_code"]})
-                    status_now = new_status
-                h["status"] = status_now
-    # Events the warehouse must not copy: owner edits quoting personal details.
+                    sub_new = rng.choice(SUB_STATUSES[new_status]) if new_status in SUB_STATUSES and rng.random() < 0.8 else None
+                    old = status_payload(status_now, sub_now, at, rng)
+                    new = status_payload(new_status, sub_new, at, rng)
+                    if rng.random() < 0.05:  # an agent's remark pasted into the payload: never copied
+                        new["comment"] = f"Rappeler {owners_by_id[owner_of[h['id']]['owner_id']]['full_name']} au {_phone(rng)}"
+                    housing_event("housing:status-updated", h, old, new, at, user["id"])
+                    if (new_status, sub_new) == EXIT_FROM_VACANCY and h["occupancy"] == "V":
+                        housing_event(
+                            "housing:occupancy-updated",
+                            h,
+                            {"occupancy": "V", "occupancyIntended": None},
+                            {"occupancy": "L", "occupancyIntended": None},
+                            at + dt.timedelta(minutes=5),
+                            user["id"],
+                        )
+                        h["occupancy"] = "L"
+                    status_now, sub_now = new_status, sub_new
+                h["status"], h["sub_status"] = status_now, sub_now
+                if status_now >= 2:
+                    campaign["return_count"] += 1
+            if campaign["housing_count"]:
+                campaign["return_rate"] = round(campaign["return_count"] / campaign["housing_count"], 4)
+
+    # Events quoting owners' details: owner edits (linked in owner_events), owner attachments and
+    # documents named after the owner (linked to the housing).
     for oh in rng.sample(t["owners_housing"], min(20, len(t["owners_housing"]))):
         owner = owners_by_id[oh["owner_id"]]
-        t["events"].append(
-            {
-                "id": _uuid(rng),
-                "type": "owner:updated",
-                "next_old": Jsonb({"fullName": owner["full_name"]}),
-                "next_new": Jsonb({"fullName": owner["full_name"], "email": owner["email"]}),
-                "created_at": _ts(rng, 100),
-                "created_by": None,
-            }
+        event_id = event(
+            "owner:updated",
+            {"fullName": owner["full_name"], "email": None},
+            {"fullName": owner["full_name"], "email": owner["email"], "phone": owner["phone"]},
+            _ts(rng, 100),
+            any_user,
         )
+        t["owner_events"].append({"event_id": event_id, "owner_id": owner["id"]})
+        h = next(x for x in t["fast_housing"] if x["id"] == oh["housing_id"])
+        housing_event("housing:owner-attached", h, None, {"name": owner["full_name"], "rank": oh["rank"]}, _ts(rng, 100), any_user)
+        event_id = event("housing:document-attached", None, {"filename": f"courrier_{owner['full_name']}.pdf"}, _ts(rng, 100), any_user)
+        t["housing_document_events"].append(
+            {"event_id": event_id, "document_id": _uuid(rng), "housing_id": h["id"], "housing_geo_code": h["geo_code"]}
+        )
+
+    # Notes typed by agents (free text quoting owners), some soft-deleted (deleted_at only).
+    t["notes"], t["housing_notes"], t["owner_notes"] = [], [], []
+    for oh in rng.sample(t["owners_housing"], min(40, len(t["owners_housing"]))):
+        owner = owners_by_id[oh["owner_id"]]
+        created = _ts(rng, 400, 10)
+        note = {
+            "id": _uuid(rng),
+            "content": rng.choice(FREE_TEXT_NOTES).format(name=owner["full_name"], phone=_phone(rng), email=owner["email"] or "-"),
+            "note_kind": rng.choice(["Note courante", "Appel", "Visite"]),
+            "created_by": any_user,
+            "created_at": created,
+            "updated_at": created + dt.timedelta(days=rng.randint(0, 5)) if rng.random() < 0.3 else None,
+            "deleted_at": created + dt.timedelta(days=rng.randint(1, 9)) if rng.random() < 0.1 else None,
+            "title_deprecated": None,
+            "contact_kind_deprecated": None,
+        }
+        t["notes"].append(note)
+        if rng.random() < 0.7:
+            t["housing_notes"].append({"note_id": note["id"], "housing_id": oh["housing_id"], "housing_geo_code": oh["housing_geo_code"]})
+        else:
+            t["owner_notes"].append({"note_id": note["id"], "owner_id": owner["id"]})
 
     _build_files(rng, demo, owner_of, owners_by_id)
     return demo
@@ -462,13 +706,23 @@ PRODUCTION_TABLES = (
     "localities",
     "establishments",
     "users",
+    "buildings",
     "fast_housing",
     "owners",
     "owners_housing",
+    "groups",
+    "groups_housing",
     "campaigns",
     "campaigns_housing",
     "events",
     "housing_events",
+    "owner_events",
+    "group_housing_events",
+    "housing_document_events",
+    "geo_perimeters",
+    "notes",
+    "housing_notes",
+    "owner_notes",
 )
 
 
@@ -478,6 +732,8 @@ def write_production(demo: Demo, db_url: str) -> None:
         con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
         for table in PRODUCTION_TABLES:
             rows = demo.tables[table]
+            if not rows:
+                continue
             cols = list(rows[0])
             with con.cursor().copy(f"copy {table} ({', '.join(cols)}) from stdin") as copy:
                 for row in rows:

@@ -76,7 +76,56 @@ def throwaway_pgdata(state_dir: Path) -> Path:
 
 
 def start_postgres(state_dir: Path, say: Callable[[str], None] = print) -> Service:
-    """An admin URL of a PostgreSQL server where we may create databases."""
+    """An admin URL of a PostgreSQL server where we may create databases, with PostGIS available
+    (ZLV's real schema has geometry columns)."""
+    service = _start_postgres(state_dir, say)
+    try:
+        ensure_postgis(service.url, say)
+    except PrerequisiteMissing:
+        service.stop()
+        raise
+    return service
+
+
+def _server_major(url: str) -> int:
+    with psycopg.connect(url, connect_timeout=5) as con:
+        return con.info.server_version // 10000
+
+
+def _postgis_available(url: str) -> bool:
+    with psycopg.connect(url, connect_timeout=5) as con:
+        return con.execute("select count(*) from pg_available_extensions where name = 'postgis'").fetchone()[0] > 0
+
+
+def ensure_postgis(url: str, say: Callable[[str], None] = print) -> None:
+    """PostGIS must be installable in the server's databases. Debian's package is installed here
+    when we can (root and apt-get), otherwise we stop with the exact command to run."""
+    if _postgis_available(url):
+        return
+    major = _server_major(url)
+    package = f"postgresql-{major}-postgis-3"
+    command = f"apt-get update && apt-get install -y {package}"
+    local = any(h in url for h in ("127.0.0.1", "localhost", "@/"))
+    if local and os.geteuid() == 0 and shutil.which("apt-get"):
+        say(f"PostgreSQL: installing PostGIS ({command})")
+        for step in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", package]):
+            done = subprocess.run(step, capture_output=True, text=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+            if done.returncode != 0:
+                raise PrerequisiteMissing(
+                    f"PostGIS is not installed and `{' '.join(step)}` failed:\n{done.stderr.strip()[-800:]}\n"
+                    f"  Install it:  sudo {command}"
+                )
+        if _postgis_available(url):
+            return
+    raise PrerequisiteMissing(
+        f"PostGIS is not available in the PostgreSQL {major} server (ZLV's schema has geometry columns).\n"
+        f"  Install it:  sudo {command}   (Debian/Ubuntu; then run the command again)\n"
+        "                 brew install postgis                 (macOS)\n"
+        "  or point ZLV_DEMO_PG_URL at a server that has PostGIS."
+    )
+
+
+def _start_postgres(state_dir: Path, say: Callable[[str], None]) -> Service:
     if os.environ.get("ZLV_DEMO_PG_URL"):
         url = os.environ["ZLV_DEMO_PG_URL"]
         if not _can_connect(url):

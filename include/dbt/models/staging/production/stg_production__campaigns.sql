@@ -8,13 +8,14 @@ source as (
 
 renamed as (
 
-    -- `filters` is left out: the saved search can hold free text typed by agents (owner names)
+    -- `title` is free text typed by agents (sometimes an owner's name): only its length reaches
+    -- the warehouse; `filters` is left out here (the ingestion keeps only its non-free-text keys)
     select
         id as campaign_id,
         establishment_id,
         user_id as created_by_user_id,
         group_id,
-        title as campaign_title,
+        title_length as campaign_title_length,
         lower(trim(status)) as campaign_status,
         created_at,
         validated_at,

@@ -14,8 +14,11 @@ renamed as (
         cast(siren as varchar) as siren,
         kind as establishment_kind,
         localities_geo_code as locality_geo_codes,
-        dep_code as departement_code,
-        reg_code as region_code,
+        -- arrays in production: an établissement may span several départements / régions
+        dep_code as departement_codes,
+        reg_code as region_codes,
+        case when len(dep_code) = 1 then dep_code[1] end as departement_code,
+        case when len(reg_code) = 1 then reg_code[1] end as region_code,
         available as is_available,
         deleted_at is not null as is_deleted,
         updated_at,

@@ -13,7 +13,9 @@ renamed as (
         establishment_id,
         -- keyed hash computed by the ingestion: joins accounts across copies, never reversible here
         email as email_hash,
-        position,
+        -- `position` is free text (people type their phone there): only derived values are copied
+        position_length,
+        position_has_phone,
         role,
         case role
             when 0 then 'user'
