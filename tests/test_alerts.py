@@ -25,3 +25,13 @@ def test_notify_failure_delivers_through_the_smtp_connection(smtp_server, monkey
     [message] = smtp_server.wait_for(lambda m: "r-42" in m.get_body().get_content())
     assert message["subject"] == "[ZLV] zlv_transform.rgpd_audit failed: RuntimeError: RGPD audit FAIL: 1 failure(s)"
     assert message["to"] == "data@zlv.example, support@zlv.example" and message["from"] == "airflow@zlv.example"
+
+
+def test_a_production_column_nobody_classified_is_announced_by_email(smtp_server, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_ZLV_SMTP", smtp_server.airflow_connection())
+    monkeypatch.setenv("ZLV_ALERT_RECIPIENTS", "data@zlv.example")
+    airflow_tasks.notify_unclassified_columns("owners", ["nickname", "mobile_2"], "r-unclassified")
+    [message] = smtp_server.wait_for(lambda m: "r-unclassified" in m.get_body().get_content())
+    assert message["subject"] == "[ZLV] production table owners: 2 new column(s) not copied: nickname, mobile_2"
+    body = message.get_body().get_content()
+    assert "<code>nickname</code>" in body and "production_tables.yml" in body and "backfills it on every row" in body

@@ -305,3 +305,99 @@ def test_keys_are_compared_only_when_postgresql_counted_deletes_or_a_truncate(ta
         False,
         True,
     ]
+
+
+def test_a_future_watermark_is_not_committed_and_later_changes_are_still_read(table, source_db, dsn, tmp_path, ext):
+    spec = _incremental(table)
+    wh = tmp_path / "wh.duckdb"
+    _pg(source_db, f"update {table} set updated_at = '2099-01-01' where id = '00000000-0000-4000-8000-000000000007'")
+    first = _load(spec, dsn, wh, ext, "first")
+    assert first.future_watermark_rows == 1 and first.future_watermark_max.startswith("2099-01-01")
+    assert dt.datetime.fromisoformat(first.watermark_to) <= dt.datetime.now(dt.UTC) + spec.future_tolerance
+    # an update and an insert made after the first load must be read, although 2099 > their dates
+    _pg(source_db, f"update {table} set amount = 1, updated_at = now() where id = '00000000-0000-4000-8000-000000000005'")
+    _pg(
+        source_db,
+        f"insert into {table} (id, email, created_at, updated_at) values ('00000000-0000-4000-8000-000000000500', 'n@x.fr', now(), now())",
+    )
+    second = _load(spec, dsn, wh, ext, "second")
+    assert (second.rows_inserted, second.rows_updated) == (1, 1)
+    duck = duckdb.connect(str(wh), read_only=True)
+    assert duck.execute(f"select amount from raw_production.{table} where id = '00000000-0000-4000-8000-000000000005'").fetchone()[0] == 1
+    assert duck.execute("select future_watermark_rows from ops.load_log where run_id = 'second'").fetchone() == (1,)
+
+
+def test_a_committed_future_watermark_is_repaired_by_a_full_reload(table, source_db, dsn, tmp_path, ext):
+    spec = _incremental(table)
+    wh = tmp_path / "wh.duckdb"
+    _load(spec, dsn, wh, ext, "first")
+    with duckdb.connect(str(wh)) as duck:  # as an older version of the loader would have left it
+        duck.execute(f"update ops.watermarks set watermark = '2099-01-01' where table_name = '{table}'")
+    _pg(source_db, f"update {table} set amount = 2, updated_at = now() where id = '00000000-0000-4000-8000-000000000006'")
+    record = _load(spec, dsn, wh, ext, "repair")
+    assert "full reload" in record.mode and "in the future" in record.mode
+    duck = duckdb.connect(str(wh), read_only=True)
+    assert duck.execute(f"select amount from raw_production.{table} where id = '00000000-0000-4000-8000-000000000006'").fetchone()[0] == 2
+
+
+def test_a_soft_delete_that_leaves_updated_at_is_seen_through_a_second_watermark_column(source_db, dsn, tmp_path, ext):
+    name = f"notes_{next(_names)}"
+    _pg(
+        source_db,
+        f"create table {name} (id int primary key, content text, created_at timestamptz not null, "
+        "updated_at timestamptz, deleted_at timestamptz)",
+    )
+    _pg(source_db, f"insert into {name} select i, 'note ' || i, now() - interval '3 days', null, null from generate_series(1, 10) i")
+    spec = ip.TableSpec(
+        name=name,
+        primary_key=("id",),
+        mode="incremental",
+        watermark=("updated_at", "deleted_at"),
+        watermark_fallback="created_at",
+        keep=("id", "created_at", "updated_at", "deleted_at"),
+        derive={"content": ("length",)},
+    )
+    wh = tmp_path / "wh.duckdb"
+    _load(spec, dsn, wh, ext, "first")
+    _pg(source_db, f"update {name} set deleted_at = now() where id = 4")  # ZLV's soft delete: updated_at untouched
+    record = _load(spec, dsn, wh, ext, "second")
+    assert record.rows_updated == 1
+    duck = duckdb.connect(str(wh), read_only=True)
+    assert duck.execute(f"select id from raw_production.{name} where deleted_at is not null").fetchall() == [(4,)]
+    assert "content" not in {r[0] for r in duck.execute(f"describe raw_production.{name}").fetchall()}
+    assert duck.execute(f"select min(content_length) from raw_production.{name}").fetchone() == (6,)
+
+
+def test_an_erased_payload_and_a_deleted_event_reach_the_raw_copy(source_db, dsn, tmp_path, ext):
+    """Append-only by created_at, but production blanks payloads in place and deletes events."""
+    name = f"events_{next(_names)}"
+    _pg(source_db, f"create table {name} (id int primary key, type text, next_new jsonb, created_at timestamptz not null)")
+    _pg(
+        source_db,
+        f"insert into {name} select i, 'housing:status-updated', jsonb_build_object('status', 'Suivi en cours'), "
+        "now() - interval '1 day' from generate_series(1, 20) i",
+    )
+    spec = ip.TableSpec(
+        name=name,
+        primary_key=("id",),
+        mode="incremental",
+        watermark="created_at",
+        updates_in_place="reload",
+        keep=("id", "type", "next_new", "created_at"),
+    )
+    wh = tmp_path / "wh.duckdb"
+    _load(spec, dsn, wh, ext, "first")
+    nothing = _load(spec, dsn, wh, ext, "nothing")
+    assert "full reload" not in nothing.mode  # no update counted: the cheap incremental path
+    _pg(source_db, f"update {name} set next_new = null where id = 3")  # an erasure: created_at unchanged
+    _pg(source_db, f"delete from {name} where id = 5")
+    for attempt in range(20):  # PostgreSQL publishes its counters when the writing session ends
+        record = _load(spec, dsn, wh, ext, f"erasure{attempt}")
+        if "full reload" in record.mode:
+            break
+        time.sleep(0.5)
+    assert "in-place updates" in record.mode
+    duck = duckdb.connect(str(wh), read_only=True)
+    assert duck.execute(f"select next_new from raw_production.{name} where id = 3").fetchone() == (None,)
+    assert duck.execute(f"select count(*) from raw_production.{name} where id = 5").fetchone() == (0,)
+    assert duck.execute(f"select count(*) from raw_production.{name}").fetchone() == (19,)

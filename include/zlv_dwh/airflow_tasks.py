@@ -70,7 +70,16 @@ def ingest_production_table(table: str, run_id: str) -> dict:
         record = _ingest_production_table(config, paths, table, run_id)
     except ingest_postgres.SchemaDriftError as exc:
         raise _needs_a_person(exc) from None
-    return {"table": table, "rows": record.rows_loaded, "read": record.rows_read, "mode": record.mode}
+    if record.unclassified_columns:
+        notify_unclassified_columns(table, record.unclassified_columns, run_id)
+    return {
+        "table": table,
+        "rows": record.rows_loaded,
+        "read": record.rows_read,
+        "mode": record.mode,
+        "unclassified_columns": record.unclassified_columns,
+        "future_watermark_rows": record.future_watermark_rows,
+    }
 
 
 def _ingest_production_table(config, paths, table: str, run_id: str):
@@ -195,14 +204,34 @@ def alert_recipients() -> list[str]:
     return alerts.recipients_from(Variable.get(ALERT_RECIPIENTS_VARIABLE, default=""))
 
 
+def _send_email(subject: str, body: str) -> bool:
+    """Email the alert recipients through the `zlv_smtp` connection; False when nobody is set."""
+    to = alert_recipients()
+    if not to:
+        log.warning("no alert recipients (%s / ZLV_ALERT_RECIPIENTS): no email sent", ALERT_RECIPIENTS_VARIABLE)
+        return False
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    with SmtpHook(smtp_conn_id=ALERT_CONNECTION) as hook:
+        hook.send_email_smtp(to=to, subject=subject, html_content=body)
+    log.info("email %r sent to %d recipient(s)", subject, len(to))
+    return True
+
+
+def notify_unclassified_columns(table: str, columns: list[str], run_id: str) -> None:
+    """A production column nobody classified was not copied: the load succeeded, a person decides.
+    Never raises (the load itself is fine)."""
+    try:
+        subject, body = alerts.unclassified_columns_email(table, columns, run_id)
+        _send_email(subject, body)
+    except Exception:  # pragma: no cover - reported in the task log
+        log.exception("could not send the unclassified-columns notice")
+
+
 def notify_failure(context) -> None:
     """on_failure_callback: email the failure. Never raises: a broken mailer must not hide the failure."""
     try:
         ti = context["ti"]
-        to = alert_recipients()
-        if not to:
-            log.warning("no alert recipients (%s / ZLV_ALERT_RECIPIENTS): no email sent", ALERT_RECIPIENTS_VARIABLE)
-            return
         error = context.get("exception")
         subject, body = alerts.failure_email(
             ti.dag_id,
@@ -212,11 +241,7 @@ def notify_failure(context) -> None:
             f"{type(error).__name__}: {error}" if error else "",
             getattr(ti, "log_url", None),
         )
-        from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-        with SmtpHook(smtp_conn_id=ALERT_CONNECTION) as hook:
-            hook.send_email_smtp(to=to, subject=subject, html_content=body)
-        log.info("failure alert sent to %d recipient(s)", len(to))
+        _send_email(subject, body)
     except Exception:  # pragma: no cover - reported in the task log
         log.exception("could not send the failure alert")
 

@@ -40,3 +40,19 @@ def failure_email(
         "and how to recover.</p>"
     )
     return subject, body
+
+
+def unclassified_columns_email(table: str, columns: list[str], run_id: str) -> tuple[str, str]:
+    """(subject, html body) of the notice sent when production has columns nobody classified."""
+    names = ", ".join(columns)
+    subject = f"[ZLV] production table {table}: {len(columns)} new column(s) not copied: {names}"[:200]
+    items = "".join(f"<li><code>{html.escape(c)}</code></li>" for c in columns)
+    body = (
+        f"<p>The load of <b>{html.escape(table)}</b> (run <code>{html.escape(run_id)}</code>) succeeded, but these "
+        f"source columns have no treatment in <code>include/config/production_tables.yml</code> and were "
+        f"<b>not copied</b> (personal data is denied by default):</p><ul>{items}</ul>"
+        "<p>What to do: find out what each column holds, then declare it under the table's <code>columns:</code> as "
+        "<code>keep</code>, <code>drop</code>, <code>pseudonymise</code>, <code>{derive: [...]}</code> or "
+        "<code>{json_keys: [...]}</code>. The next load backfills it on every row. Until then nothing else changes.</p>"
+    )
+    return subject, body
