@@ -323,7 +323,10 @@ def test_a_future_watermark_is_not_committed_and_later_changes_are_still_read(ta
     second = _load(spec, dsn, wh, ext, "second")
     assert (second.rows_inserted, second.rows_updated) == (1, 1)
     duck = duckdb.connect(str(wh), read_only=True)
-    assert duck.execute(f"select amount from raw_production.{table} where id = '00000000-0000-4000-8000-000000000005'").fetchone()[0] == 1
+    assert (
+        duck.execute(f"select amount from raw_production.{table} where id = '00000000-0000-4000-8000-000000000005'").fetchone()[0]
+        == 1
+    )
     assert duck.execute("select future_watermark_rows from ops.load_log where run_id = 'second'").fetchone() == (1,)
 
 
@@ -337,7 +340,10 @@ def test_a_committed_future_watermark_is_repaired_by_a_full_reload(table, source
     record = _load(spec, dsn, wh, ext, "repair")
     assert "full reload" in record.mode and "in the future" in record.mode
     duck = duckdb.connect(str(wh), read_only=True)
-    assert duck.execute(f"select amount from raw_production.{table} where id = '00000000-0000-4000-8000-000000000006'").fetchone()[0] == 2
+    assert (
+        duck.execute(f"select amount from raw_production.{table} where id = '00000000-0000-4000-8000-000000000006'").fetchone()[0]
+        == 2
+    )
 
 
 def test_a_soft_delete_that_leaves_updated_at_is_seen_through_a_second_watermark_column(source_db, dsn, tmp_path, ext):
@@ -347,7 +353,10 @@ def test_a_soft_delete_that_leaves_updated_at_is_seen_through_a_second_watermark
         f"create table {name} (id int primary key, content text, created_at timestamptz not null, "
         "updated_at timestamptz, deleted_at timestamptz)",
     )
-    _pg(source_db, f"insert into {name} select i, 'note ' || i, now() - interval '3 days', null, null from generate_series(1, 10) i")
+    _pg(
+        source_db,
+        f"insert into {name} select i, 'note ' || i, now() - interval '3 days', null, null from generate_series(1, 10) i",
+    )
     spec = ip.TableSpec(
         name=name,
         primary_key=("id",),

@@ -48,7 +48,9 @@ def test_every_column_of_the_real_schema_has_a_treatment_and_no_declared_column_
             ]
             unclassified = [c for c in columns if spec.treatment_of(c) is None]
             assert not unclassified, f"{name}: no treatment for {unclassified}"
-            assert set(spec.declared_columns) <= set(columns), f"{name}: declared but absent {set(spec.declared_columns) - set(columns)}"
+            assert set(spec.declared_columns) <= set(columns), (
+                f"{name}: declared but absent {set(spec.declared_columns) - set(columns)}"
+            )
 
 
 def test_personal_columns_of_the_real_schema_are_never_kept_in_clear():

@@ -198,3 +198,89 @@ def test_without_the_key_the_known_people_check_cannot_pass(con, tmp_path):
     manifest = _manifest(tmp_path, {"vacancy": {"geo_code": "none", "vacant_housing": "aggregated"}})
     report = rgpd_audit.audit(con, manifest, "r1")
     assert report.verdict == "fail" and "no pseudonymisation key" in report.summary()
+
+
+# --- the raw zone, audited before dbt reads it ---
+
+
+def _raw_config(**tables):
+    from zlv_dwh.production_config import ProductionConfig, TableSpec
+
+    return ProductionConfig(
+        "zlv_production", "public", "raw_production", {n: TableSpec(name=n, **kw) for n, kw in tables.items()}
+    )
+
+
+RAW_TABLES = {
+    "owners": dict(primary_key=("id",), keep=("id", "kind_class"), pseudonymise=("full_name", "email"),
+                   derive={"administrator": ("length", "has_phone")}),
+    "events": dict(primary_key=("id",), keep=("id", "type"), json_keys={}),
+}  # fmt: skip
+
+
+@pytest.fixture
+def raw_zone():
+    con = duckdb.connect()
+    con.execute("create schema raw_production")
+    con.execute(
+        "create table raw_production.owners as select 1 as id, 'Particulier' as kind_class, ? as full_name, ? as email, "
+        "12 as administrator_length, true as administrator_has_phone, now()::timestamp as _loaded_at",
+        [pii.hmac_sha256_hex(TEST_HASH_KEY, REAL_OWNER), pii.hmac_sha256_hex(TEST_HASH_KEY, REAL_EMAIL)],
+    )
+    con.execute(
+        "create table raw_production.events as select 1 as id, 'housing:status-updated' as type, "
+        """'{"status": "Suivi en cours"}'::json as next_new"""
+    )
+    return con
+
+
+def _events_config(extra_keep=()):
+    from zlv_dwh.production_config import JsonFilter
+
+    tables = dict(RAW_TABLES)
+    tables["events"] = dict(
+        primary_key=("id",), keep=("id", "type", *extra_keep), json_keys={"next_new": JsonFilter(by="type", keys_by_value={})}
+    )
+    return _raw_config(**tables)
+
+
+def test_a_raw_zone_of_declared_treatments_without_personal_values_passes(raw_zone):
+    report = rgpd_audit.audit_raw(raw_zone, _events_config(), "r", key=TEST_HASH_KEY)
+    assert report.verdict == "pass", report.summary()
+    assert report.run_id == "r#raw" and set(report.marts) == {"owners", "events"}
+    scanned = {(c.mart, c.column_name) for c in report.checks if c.check_name.startswith("content:")}
+    assert ("raw_production.events", "next_new") in scanned  # JSON is read as text
+    assert ("raw_production.owners", "full_name") not in scanned  # keyed hashes are not scanned
+
+
+@pytest.mark.parametrize(
+    "payload, check",
+    [
+        ('{"status": "Suivi en cours", "comment": "rappeler au 06 12 34 56 78"}', "content:french_phone"),
+        ('{"fullName": "x", "email": "helene.marchand@exemple.fr"}', "content:email"),
+    ],
+)
+def test_personal_data_a_json_treatment_let_through_fails_the_raw_audit(raw_zone, payload, check):
+    raw_zone.execute("insert into raw_production.events values (2, 'owner:updated', ?::json)", [payload])
+    report = rgpd_audit.audit_raw(raw_zone, _events_config(), "r", key=TEST_HASH_KEY)
+    assert report.verdict == "fail"
+    assert [(c.mart, c.column_name, c.check_name) for c in report.failures] == [("raw_production.events", "next_new", check)]
+    assert "06 12" not in report.summary() and "marchand" not in report.summary()
+
+
+def test_a_column_kept_by_mistake_is_caught_by_its_values(raw_zone):
+    raw_zone.execute("alter table raw_production.events add column label varchar")
+    raw_zone.execute("update raw_production.events set label = ?", [REAL_OWNER])
+    report = rgpd_audit.audit_raw(raw_zone, _events_config(extra_keep=("label",)), "r", key=TEST_HASH_KEY)
+    assert ("raw_production.events", "label", "content:known_people") in {
+        (c.mart, c.column_name, c.check_name) for c in report.failures
+    }
+
+
+def test_a_raw_column_without_a_treatment_or_an_undeclared_raw_table_fails(raw_zone):
+    raw_zone.execute("alter table raw_production.owners add column nickname varchar")
+    raw_zone.execute("create table raw_production.mystery as select 1 as x")
+    report = rgpd_audit.audit_raw(raw_zone, _events_config(), "r", key=TEST_HASH_KEY)
+    failed = {(c.mart, c.column_name, c.check_name): c.detail for c in report.failures}
+    assert "unclassified" in failed[("raw_production.owners", "nickname", "classification")]
+    assert "not declared" in failed[("raw_production.mystery", "x", "classification")]

@@ -131,6 +131,21 @@ def finish_file_family(family: str, refs: list[dict], outcomes: list[dict], run_
     return report.summary()
 
 
+def run_raw_rgpd_audit(run_id: str) -> str:
+    """The raw production copy audited before dbt reads it; report in ops.rgpd_audit (run id
+    suffixed `#raw`) and <data>/published/rgpd_audit_raw.json."""
+    paths, config = Paths.from_env(), ingest_postgres.load_config()
+    with connect(paths.warehouse) as con:
+        report = rgpd_audit.audit_raw(con, config, run_id, key=pseudonymisation_key())
+        rgpd_audit.record(con, report)
+    paths.published_dir.mkdir(parents=True, exist_ok=True)
+    rgpd_audit.write_json(report, paths.published_dir / "rgpd_audit_raw.json")
+    log.info("%s", report.summary())
+    if report.verdict != "pass":
+        raise rgpd_audit.RgpdAuditFailed(report.summary())
+    return report.verdict
+
+
 def run_rgpd_audit(run_id: str) -> str:
     paths = Paths.from_env()
     with connect(paths.warehouse) as con:

@@ -206,9 +206,7 @@ def schema_drift(spec: TableSpec, snapshot, read: list[tuple[str, str, str]]) ->
     if not previous:
         return []
     current = {c: (t, treatment) for c, t, treatment in read}
-    problems = [
-        f"column {c} ({t}) was dropped" for c, (t, _) in previous.items() if c not in current and c not in spec.drop
-    ]
+    problems = [f"column {c} ({t}) was dropped" for c, (t, _) in previous.items() if c not in current and c not in spec.drop]
     problems += [
         f"column {c} changed type from {t} to {current[c][0]}"
         for c, (t, _) in previous.items()

@@ -149,7 +149,9 @@ def _one_or_many(value):
 
 def _simple_treatment(value):
     if isinstance(value, str) and value not in SIMPLE_TREATMENTS:
-        raise ValueError(f"unknown treatment {value!r}{close_match(value, SIMPLE_TREATMENTS)}; one of {', '.join(SIMPLE_TREATMENTS)}")
+        raise ValueError(
+            f"unknown treatment {value!r}{close_match(value, SIMPLE_TREATMENTS)}; one of {', '.join(SIMPLE_TREATMENTS)}"
+        )
     return value
 
 

@@ -196,10 +196,17 @@ def _known_personal_hashes(con, policy: PiiPolicy) -> tuple[int, list[str]]:
     return con.execute("select count(*) from _zlv_personal_hashes").fetchone()[0], missing
 
 
-def content_scan(con, marts_schema: str, classes: dict[str, dict], policy: PiiPolicy, key: bytes | None) -> list[ColumnCheck]:
-    """Look at the values of every text column: patterns of personal data, and exact matches with
-    the real owners' and users' names and emails, compared through their keyed hashes. Findings
-    carry counts, never a value."""
+def content_scan(
+    con,
+    marts_schema: str,
+    classes: dict[str, dict],
+    policy: PiiPolicy,
+    key: bytes | None,
+    columns_to_scan: dict[str, list[str]] | None = None,
+) -> list[ColumnCheck]:
+    """Look at the values of every text column (or of `columns_to_scan`, read as text: JSON
+    included): patterns of personal data, and exact matches with the real owners' and users' names
+    and emails, compared through their keyed hashes. Findings carry counts, never a value."""
     scan = policy.content_scan
     if not scan:
         return []
@@ -221,20 +228,22 @@ def content_scan(con, marts_schema: str, classes: dict[str, dict], policy: PiiPo
             ColumnCheck("*", "*", None, "content:known_people", "skipped", f"not in the warehouse: {', '.join(missing)}")
         )
     text_columns: dict[str, list[str]] = {}
-    for table, column in con.execute(
-        "select table_name, column_name from information_schema.columns where table_catalog = current_database() "
-        "and table_schema = ? and data_type = 'VARCHAR' order by table_name, ordinal_position",
-        [marts_schema],
-    ).fetchall():
-        text_columns.setdefault(table, []).append(column)
+    if columns_to_scan is not None:
+        text_columns = {t: list(c) for t, c in columns_to_scan.items() if c}
+    else:
+        for table, column in con.execute(
+            "select table_name, column_name from information_schema.columns where table_catalog = current_database() "
+            "and table_schema = ? and data_type = 'VARCHAR' order by table_name, ordinal_position",
+            [marts_schema],
+        ).fetchall():
+            text_columns.setdefault(table, []).append(column)
     for mart, columns in sorted(text_columns.items()):
         relation = f"{quote_ident(marts_schema)}.{quote_ident(mart)}"
         rows = con.execute(f"select count(*) from {relation}").fetchone()[0]
         full = rows <= int(scan.get("full_scan_below_rows", 0))
         sample = "" if full else f" using sample reservoir({int(scan.get('sample_rows', 10000))} rows) repeatable (42)"
-        con.execute(
-            f"create or replace temp table _zlv_scan as select {', '.join(map(quote_ident, columns))} from {relation}{sample}"
-        )
+        projection = ", ".join(f"cast({quote_ident(c)} as varchar) as {quote_ident(c)}" for c in columns)
+        con.execute(f"create or replace temp table _zlv_scan as select {projection} from {relation}{sample}")
         scanned = con.execute("select count(*) from _zlv_scan").fetchone()[0]
         how = f"{'all' if full else 'a sample of'} {scanned:,} row(s)"
         all_columns = [r[0] for r in con.execute(f"select column_name from (describe {relation})").fetchall()]
@@ -264,6 +273,83 @@ def content_scan(con, marts_schema: str, classes: dict[str, dict], policy: PiiPo
                 checks.append(ColumnCheck(mart, column, cls, "content:known_people", "fail" if hits else "pass", detail))
     con.execute("drop table if exists _zlv_scan")
     return checks
+
+
+RAW_RUN_SUFFIX = "#raw"
+_TEXT_TYPES = ("VARCHAR", "JSON")
+
+
+def audit_raw(
+    con: duckdb.DuckDBPyConnection,
+    config,
+    run_id: str,
+    policy: PiiPolicy | None = None,
+    key: bytes | None = None,
+) -> AuditReport:
+    """Audit the raw production copy as the marts are audited, before dbt reads it: every raw
+    column must come from a declared treatment (nothing unclassified reaches the warehouse), a
+    column whose name denotes personal data must be pseudonymised, and the values of every text and
+    JSON column that is not a keyed hash are scanned for emails, phones, birth dates and the names
+    and emails of the real owners and users. A treatment that misses personal data fails here.
+
+    `config` is the production tables' configuration (zlv_dwh.production_config.ProductionConfig)."""
+    policy = policy or load_policy()
+    schema = config.target_schema
+    report = AuditReport(run_id=run_id + RAW_RUN_SUFFIX, audited_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    columns_by_table: dict[str, list[tuple[str, str]]] = {}
+    for table, column, data_type in con.execute(
+        "select table_name, column_name, data_type from information_schema.columns where table_catalog = current_database() "
+        "and table_schema = ? order by table_name, ordinal_position",
+        [schema],
+    ).fetchall():
+        columns_by_table.setdefault(table, []).append((column, data_type))
+    report.marts = sorted(columns_by_table)
+    to_scan: dict[str, list[str]] = {}
+    classes: dict[str, dict] = {}
+    for table, columns in sorted(columns_by_table.items()):
+        spec = config.tables.get(table)
+        outputs: dict[str, str] = {}
+        if spec is not None:
+            for source in (*spec.keep, *spec.pseudonymise, *spec.json_keys):
+                outputs[source] = spec.treatment_of(source)
+            for source, functions in spec.derive.items():
+                outputs.update({f"{source}_{fn}": f"derived from {source}" for fn in functions})
+        classes[table] = {}
+        for column, data_type in columns:
+            if column in ("_loaded_at", "_deleted_at"):
+                continue
+            treatment = outputs.get(column) or (spec.treatment_of(column) if spec is not None else None)
+            cls = "pseudonymised" if treatment == "pseudonymise" else "none"
+            classes[table][column] = cls
+            check = ColumnCheck(f"{schema}.{table}", column, treatment, "classification", "pass")
+            if spec is None:
+                check.status, check.detail = "fail", "table not declared in production_tables.yml"
+            elif treatment in (None, "drop"):
+                check.status, check.detail = "fail", f"column has no treatment that copies it ({treatment or 'unclassified'})"
+            report.checks.append(check)
+            # In the raw zone every column was classified by a person, so a personal-looking name is a
+            # warning there (e.g. notes.note_kind); the values are what the scan below judges.
+            derived = treatment is not None and treatment.startswith("derived from")
+            pattern = policy.looks_personal(column)
+            if pattern and treatment != "pseudonymise" and not derived:
+                report.checks.append(
+                    ColumnCheck(
+                        f"{schema}.{table}",
+                        column,
+                        treatment,
+                        "column_name",
+                        "warn",
+                        f"name matches personal-data pattern {pattern}",
+                    )
+                )
+            if data_type in _TEXT_TYPES and treatment != "pseudonymise":
+                to_scan.setdefault(table, []).append(column)
+    for check in content_scan(con, schema, classes, policy, key, columns_to_scan=to_scan):
+        check.mart = check.mart if check.mart == "*" else f"{schema}.{check.mart}"
+        report.checks.append(check)
+    if not report.marts:
+        report.checks.append(ColumnCheck("*", "*", None, "marts_present", "fail", f"no table in schema {schema}"))
+    return report
 
 
 def write_json(report: AuditReport, path: Path) -> Path:

@@ -47,6 +47,12 @@ def run(run_id: str) -> dict:
     done("ingest_production")
     ingest_files.ingest_all(ingest_files.load_config(), s3=s3, hash_key=key, **common)
     done("ingest_files")
+    with connect(paths.warehouse) as con:
+        raw_audit = rgpd_audit.audit_raw(con, ingest_postgres.load_config(), run_id, key=key)
+        rgpd_audit.record(con, raw_audit)
+    if raw_audit.verdict != "pass":
+        raise RuntimeError(raw_audit.summary())
+    done("rgpd_audit_raw")
     manifest = dbt_commands.build_all(paths.warehouse, paths.data_dir / "dbt_build")
     done("dbt_build")
     with connect(paths.warehouse) as con:

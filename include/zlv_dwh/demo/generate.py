@@ -384,7 +384,9 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
         return event_id
 
     for h in t["fast_housing"]:
-        housing_event("housing:created", h, None, {"source": "lovac-2024", "occupancy": h["occupancy"]}, _ts(rng, 900, 700), any_user)
+        housing_event(
+            "housing:created", h, None, {"source": "lovac-2024", "occupancy": h["occupancy"]}, _ts(rng, 900, 700), any_user
+        )
 
     t["groups"], t["groups_housing"], t["campaigns"], t["campaigns_housing"] = [], [], [], []
     t["geo_perimeters"] = []
@@ -520,8 +522,12 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
         )
         t["owner_events"].append({"event_id": event_id, "owner_id": owner["id"]})
         h = next(x for x in t["fast_housing"] if x["id"] == oh["housing_id"])
-        housing_event("housing:owner-attached", h, None, {"name": owner["full_name"], "rank": oh["rank"]}, _ts(rng, 100), any_user)
-        event_id = event("housing:document-attached", None, {"filename": f"courrier_{owner['full_name']}.pdf"}, _ts(rng, 100), any_user)
+        housing_event(
+            "housing:owner-attached", h, None, {"name": owner["full_name"], "rank": oh["rank"]}, _ts(rng, 100), any_user
+        )
+        event_id = event(
+            "housing:document-attached", None, {"filename": f"courrier_{owner['full_name']}.pdf"}, _ts(rng, 100), any_user
+        )
         t["housing_document_events"].append(
             {"event_id": event_id, "document_id": _uuid(rng), "housing_id": h["id"], "housing_geo_code": h["geo_code"]}
         )
@@ -533,7 +539,9 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
         created = _ts(rng, 400, 10)
         note = {
             "id": _uuid(rng),
-            "content": rng.choice(FREE_TEXT_NOTES).format(name=owner["full_name"], phone=_phone(rng), email=owner["email"] or "-"),
+            "content": rng.choice(FREE_TEXT_NOTES).format(
+                name=owner["full_name"], phone=_phone(rng), email=owner["email"] or "-"
+            ),
             "note_kind": rng.choice(["Note courante", "Appel", "Visite"]),
             "created_by": any_user,
             "created_at": created,
@@ -544,7 +552,9 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
         }
         t["notes"].append(note)
         if rng.random() < 0.7:
-            t["housing_notes"].append({"note_id": note["id"], "housing_id": oh["housing_id"], "housing_geo_code": oh["housing_geo_code"]})
+            t["housing_notes"].append(
+                {"note_id": note["id"], "housing_id": oh["housing_id"], "housing_geo_code": oh["housing_geo_code"]}
+            )
         else:
             t["owner_notes"].append({"note_id": note["id"], "owner_id": owner["id"]})
 
