@@ -9,7 +9,7 @@ import os
 
 from zlv_dwh import alerts, dbt_commands, indicator_drift, ingest_files, ingest_postgres, pii, publish, rgpd_audit
 from zlv_dwh.settings import DBT_MANIFEST, Paths
-from zlv_dwh.warehouse import connect, retry_on_conflict
+from zlv_dwh.warehouse import connect, install_extensions, retry_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ def run_raw_rgpd_audit(run_id: str) -> str:
     """The raw production copy audited before dbt reads it; report in ops.rgpd_audit (run id
     suffixed `#raw`) and <data>/published/rgpd_audit_raw.json."""
     paths, config = Paths.from_env(), ingest_postgres.load_config()
+    install_extensions(paths.extension_dir)  # what the dbt build after this task loads (spatial)
     with connect(paths.warehouse) as con:
         report = rgpd_audit.audit_raw(con, config, run_id, key=pseudonymisation_key())
         rgpd_audit.record(con, report)

@@ -18,7 +18,15 @@ from pathlib import Path
 from zlv_dwh import load_log, pii
 from zlv_dwh.config_schema import close_match
 from zlv_dwh.production_config import DELETE_MODES, JsonFilter, ProductionConfig, TableSpec, load_config
-from zlv_dwh.warehouse import connect, duplicate_keys, quote_ident, quote_literal, redact, rollback_quietly, table_exists
+from zlv_dwh.warehouse import (
+    connect,
+    duplicate_keys,
+    quote_ident,
+    quote_literal,
+    redact,
+    rollback_quietly,
+    table_exists,
+)
 
 log = logging.getLogger(__name__)
 SOURCE = "production"
@@ -228,6 +236,17 @@ def schema_drift(spec: TableSpec, snapshot, read: list[tuple[str, str, str]]) ->
     return changes
 
 
+# PostGIS as format_type writes it: geometry(MultiPolygon,4326)
+_POSTGIS_TYPE = re.compile(r"^geometry\((\w+),\s*(\d+)\)$", re.IGNORECASE)
+
+
+def geometry_srid(source_type: str) -> int | None:
+    """The SRID a PostGIS column declares in its type, if any (the DuckDB postgres extension drops
+    it; a column declared without one, plain `geometry`, keeps none)."""
+    match = _POSTGIS_TYPE.match(source_type)
+    return int(match[2]) if match else None
+
+
 def _phone_and_email_patterns() -> dict[str, str]:
     patterns = pii.load_policy().content_scan["patterns"]
     return {"has_phone": patterns["french_phone"], "has_email": patterns["email"]}
@@ -277,6 +296,11 @@ def _select_list(con, spec: TableSpec, read: list[tuple[str, str, str]], key: by
         elif source_type in ("json", "jsonb"):
             select.append(f"cast({col} as json) as {col}")  # arrives as text; keep it usable as JSON
             names.append(name)
+        elif geometry_srid(source_type):
+            # DuckDB's postgres extension drops the SRID and the warehouse file's storage version
+            # cannot keep a CRS in the type: it travels in a companion column <name>_srid.
+            select += [col, f"{geometry_srid(source_type)}::integer as {quote_ident(name + '_srid')}"]
+            names += [name, f"{name}_srid"]
         else:
             select.append(col)
             names.append(name)

@@ -314,6 +314,8 @@ def audit_raw(
                 outputs[source] = spec.treatment_of(source)
             for source, functions in spec.derive.items():
                 outputs.update({f"{source}_{fn}": f"derived from {source}" for fn in functions})
+            # the SRID of a kept PostGIS column travels beside it (ingest_postgres.geometry_srid)
+            outputs.update({f"{source}_srid": f"derived from {source}" for source in spec.keep})
         classes[table] = {}
         for column, data_type in columns:
             if column in ("_loaded_at", "_deleted_at"):

@@ -82,6 +82,11 @@ def redact(text: str) -> str:
     return _PASSWORD.sub(lambda m: f"{m[1]}***" if m[1] else f"{m[3]}***{m[5]}", text)
 
 
+def load_extensions(con: duckdb.DuckDBPyConnection, extensions: Sequence[str]) -> None:
+    """Load extensions into an open connection (installed from their PyPI packages if needed)."""
+    _load_extensions(con, extensions)
+
+
 def _load_extensions(con: duckdb.DuckDBPyConnection, extensions: Sequence[str]) -> None:
     """Install extensions from their PyPI packages (no extension server here), then load them."""
     import duckdb_extensions  # ships the binaries of duckdb-extension-* packages
@@ -192,13 +197,19 @@ def retry_on_conflict(work: Callable[[], T], attempts: int = ATTEMPTS_ON_CONFLIC
     raise AssertionError("unreachable")
 
 
+# What dbt's targets load (profiles.yml `extensions`): geometry functions for the models.
+DBT_EXTENSIONS = ("spatial",)
+
+
 def install_extensions(extension_dir: Path) -> None:
-    """Put the DuckLake backend's extensions in `extension_dir`, where dbt's ducklake target loads
-    them (dbt itself would try to download them); nothing to do on the DuckDB file backend."""
-    if single_writer():
+    """Put the extensions dbt loads (spatial; and the DuckLake backend's) in `extension_dir`, where
+    the profile's targets find them: dbt itself would try to download them."""
+    wanted = list(DBT_EXTENSIONS) + ([] if single_writer() else list(LAKE_EXTENSIONS))
+    missing = [e for e in wanted if not list(Path(extension_dir).glob(f"*/*/{e}.duckdb_extension"))]
+    if not missing:
         return
     with duckdb.connect(":memory:", config=_config(extension_dir)) as con:
-        _load_extensions(con, LAKE_EXTENSIONS)
+        _load_extensions(con, missing)
 
 
 def _s3_secret_sql(lake: LakeSettings) -> str:
