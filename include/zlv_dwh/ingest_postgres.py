@@ -141,8 +141,8 @@ def change_signatures(con, schema: str, table: str) -> tuple[str | None, str | N
             f"where c.oid = {relation} or c.oid in (select relid from pg_partition_tree({relation})))) end"
         )
 
-    sql = f"select {signature('n_tup_del')} as deletes, {signature('n_tup_upd')} as updates"
-    return con.execute(f"select deletes, updates from {_pg(sql)}").fetchone()
+    sql = f"select {signature('n_tup_del')} as delete_signature, {signature('n_tup_upd')} as update_signature"
+    return con.execute(f"select delete_signature, update_signature from {_pg(sql)}").fetchone()
 
 
 def delete_signature(con, schema: str, table: str) -> str | None:

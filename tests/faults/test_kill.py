@@ -122,7 +122,9 @@ def fingerprint(wh: Path, table: str) -> tuple[int, str]:
 
 
 def _load(spec, dsn, wh, ext, run_id="ref"):
-    return ip.ingest_table(ip.TableSpec(**spec, keep_unclassified=True), pg_dsn=dsn, warehouse=wh, run_id=run_id, key=None, extension_dir=ext)
+    return ip.ingest_table(
+        ip.TableSpec(**spec, keep_unclassified=True), pg_dsn=dsn, warehouse=wh, run_id=run_id, key=None, extension_dir=ext
+    )
 
 
 def test_sigkill_mid_full_load_then_rerun_equals_an_uninterrupted_run(fault, fault_db, loader_dsn, tmp_path, ext):

@@ -162,7 +162,7 @@ def drift_table(fault_db, request):
 def test_schema_drift_is_reported_or_refused_and_the_raw_table_is_kept(
     fault, fault_db, loader_dsn, tmp_path, ext, drift_table, change, expected
 ):
-    spec = ip.TableSpec(name=drift_table, primary_key=("id",), keep_unclassified=True)
+    spec = ip.TableSpec(name=drift_table, primary_key=("id",), keep=("id", "label", "amount", "updated_at"))
     wh = tmp_path / "wh.duckdb"
     _load(spec, loader_dsn, wh, ext, "first")
     before = wh_one(wh, f"select count(*), sum(hash(id, label, amount)) from raw_production.{drift_table}")
@@ -170,9 +170,10 @@ def test_schema_drift_is_reported_or_refused_and_the_raw_table_is_kept(
     fault.inject(f"production schema drift: {change.split(' type')[0]}")
     pg(fault_db, f"drop table {drift_table}" if change == "drop table" else f"alter table {drift_table} {change}")
     if expected == "added":
-        record = _load(spec, loader_dsn, wh, ext, "drift")
-        assert record.schema_changes == ["added column energy_class (text)"]
-        assert wh_one(wh, f"select count(*), min(energy_class) from raw_production.{drift_table}") == (50, "F")
+        record = _load(spec, loader_dsn, wh, ext, "drift")  # deny by default: loads, without the new column
+        assert record.unclassified_columns == ["energy_class"] and record.schema_changes == []
+        assert wh_one(wh, "select count(*) from information_schema.columns where column_name = 'energy_class'") == (0,)
+        assert wh_one(wh, f"select count(*), sum(hash(id, label, amount)) from raw_production.{drift_table}") == before
         return
     with pytest.raises(ip.IngestError, match=f"{drift_table}.*{re.escape(expected)}") as failure:
         _load(spec, loader_dsn, wh, ext, "drift")
