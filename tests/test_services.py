@@ -43,3 +43,20 @@ def test_a_throwaway_cluster_starts_answers_and_stops(monkeypatch):
     finally:
         shutil.rmtree(services.throwaway_pgdata(state), ignore_errors=True)
         shutil.rmtree(state, ignore_errors=True)
+
+
+def test_postgis_is_available_in_the_server_the_tests_use(pg_admin):
+    services.ensure_postgis(pg_admin, say=lambda m: None)  # installed by the test command itself when missing
+    with psycopg.connect(pg_admin) as con:
+        assert con.execute("select count(*) from pg_available_extensions where name = 'postgis'").fetchone() == (1,)
+
+
+def test_missing_postgis_stops_with_the_exact_install_command_when_it_cannot_install(monkeypatch, pg_admin):
+    monkeypatch.setattr(services, "_postgis_available", lambda url: False)
+    monkeypatch.setattr(services.os, "geteuid", lambda: 1000)  # not root: no apt-get from here
+    with psycopg.connect(pg_admin) as con:
+        major = con.info.server_version // 10000
+    with pytest.raises(
+        services.PrerequisiteMissing, match=rf"sudo apt-get update && apt-get install -y postgresql-{major}-postgis-3"
+    ):
+        services.ensure_postgis(pg_admin, say=lambda m: None)
