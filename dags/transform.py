@@ -9,11 +9,12 @@ from zlv_dwh.settings import DUCKDB_POOL
 DOC = """
 ### dbt -> RGPD audit -> publish for Metabase
 Runs when any raw family is updated (assets), and daily at 06:00 Europe/Paris as a safety net.
-**Usually takes** 1-3 minutes on demo data. First `rgpd_audit_raw` audits the raw production copy
+**Usually takes** 1-3 minutes on demo data. The build task first audits the raw production copy
 (every column from a declared treatment; emails, phones, birth dates and real people's names in the
-values of text and JSON columns): a failure there means a treatment in
-`include/config/production_tables.yml` lets personal data through — fix the treatment (the next
-ingest reloads the table) and trigger again; dbt does not run until it passes. Then it builds the dbt project `include/dbt/` with one
+values of text and JSON columns): when its log starts with `RgpdAuditFailed` and `RGPD audit FAIL`
+lines naming `raw_production.<table>.<column>`, a treatment in `include/config/production_tables.yml`
+lets personal data through — fix the treatment (the next ingest reloads the table) and trigger
+again; dbt does not run until it passes. Then it builds the dbt project `include/dbt/` with one
 `dbt build` (task `dbt.dbt_producer_watcher`, which alone holds the DuckDB pool; its log has dbt's
 whole output); each model and each model's tests then has its own task showing that node's result
 (a failed test fails its model's `.test` task, and what depends on it fails too: dbt skipped it). Then:
@@ -69,11 +70,6 @@ with DAG(
     dbt = dbt_rendering.dbt_task_group("dbt")
 
     @task(pool=DUCKDB_POOL, retries=0)
-    def rgpd_audit_raw(**context) -> str:
-        """Fail before dbt if the raw production copy holds personal data a treatment let through."""
-        return airflow_tasks.run_raw_rgpd_audit(context["run_id"])
-
-    @task(pool=DUCKDB_POOL, retries=0)
     def rgpd_audit(**context) -> str:
         """Fail the run if any mart column is unclassified or personal."""
         return airflow_tasks.run_rgpd_audit(context["run_id"])
@@ -99,4 +95,4 @@ with DAG(
         return airflow_tasks.generate_dbt_docs()
 
     source_freshness()
-    rgpd_audit_raw() >> dbt >> rgpd_audit() >> indicator_drift_gate() >> publish() >> dbt_docs()
+    dbt >> rgpd_audit() >> indicator_drift_gate() >> publish() >> dbt_docs()

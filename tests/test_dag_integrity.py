@@ -72,7 +72,6 @@ def test_every_duckdb_writer_uses_the_one_slot_pool(dagbag):
             if t.task_id.startswith("load_") or t.task_id in (
                 f"dbt.{dbt_rendering.PRODUCER_TASK}",
                 "rgpd_audit",
-                "rgpd_audit_raw",
                 "publish",
                 "finish",
                 "source_freshness",
@@ -95,8 +94,8 @@ def test_dbt_node_tasks_only_report_the_one_build_and_never_run_dbt_themselves(d
         assert producer.task_id in t.get_flat_relative_ids(upstream=True), t.task_id
     roots = [t for t in nodes if producer.task_id in t.upstream_task_ids]
     assert roots and all(t.trigger_rule == "all_done" for t in roots)
-    assert producer.upstream_task_ids == {"rgpd_audit_raw"}  # dbt reads the raw zone only once it is audited
-    assert dag.get_task("rgpd_audit_raw").retries == 0
+    assert producer.upstream_task_ids == set()
+    assert type(producer).execute is not dbt_rendering.DbtProducerWatcherOperator.execute  # the raw audit runs first
 
 
 def test_each_dbt_model_is_its_own_task_with_its_tests_after_it(dagbag, dbt_manifest):

@@ -128,6 +128,15 @@ class ReportingProducer(DbtProducerWatcherOperator):
     test's, so only the events above are turned into JSON and parsed (by Cosmos's own parser, which
     pushes the same keys), without the tests' events; the others are logged from their message."""
 
+    def execute(self, context: Any, **kwargs: Any) -> Any:
+        """The raw production copy is audited first: dbt never reads personal data a treatment let
+        through. Inside the build's task (not a task before it) so that a refusal fails the build
+        and every node task reports it at once, instead of waiting for a build that never starts."""
+        from zlv_dwh import airflow_tasks
+
+        airflow_tasks.run_raw_rgpd_audit(context["run_id"])
+        return super().execute(context, **kwargs)
+
     def run_dbt_runner(self, command: list[str], env: dict[str, str], cwd: str, **kwargs: Any) -> Any:
         context = kwargs.get("context")
         if context is None or context.get("_check_source_freshness"):

@@ -100,11 +100,18 @@ def _load_extensions(con: duckdb.DuckDBPyConnection, extensions: Sequence[str]) 
 
 
 def _config(extension_dir: Path | None) -> dict:
-    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    if extension_dir is not None:
-        extension_dir.mkdir(parents=True, exist_ok=True)
-        config["extension_directory"] = str(extension_dir)
-    return config
+    """One configuration for every connection to the warehouse, dbt's included (profiles.yml sets
+    the same extension folder): DuckDB refuses a second connection to a file, in one process, whose
+    configuration differs from the first's (`airflow dags test` runs dbt and the audit in-process)."""
+    from zlv_dwh.settings import Paths
+
+    extension_dir = Path(extension_dir) if extension_dir is not None else Paths.from_env().extension_dir
+    extension_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "extension_directory": str(extension_dir),
+    }
 
 
 def _bound_memory(con: duckdb.DuckDBPyConnection, spill: Path) -> None:
