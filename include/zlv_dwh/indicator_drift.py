@@ -12,8 +12,10 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
+from pydantic import Field, field_validator, model_validator
 
+from zlv_dwh import config_schema
+from zlv_dwh.config_schema import Strict
 from zlv_dwh.settings import CONFIG_DIR
 from zlv_dwh.warehouse import quote_literal, table_exists
 
@@ -55,10 +57,60 @@ class DriftConfig:
     approval_variable: str
 
 
+# --- the YAML schema (include/config/indicators.yml) ---
+
+
+class ApprovalSwitches(Strict):
+    airflow_param: str = Field(min_length=1)
+    airflow_variable: str = Field(min_length=1)
+
+
+class IndicatorDeclaration(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    sql: str = Field(min_length=1)
+    tolerance: float
+
+    @field_validator("sql")
+    @classmethod
+    def _reads_the_marts_placeholder(cls, sql: str) -> str:
+        """Without {marts} both sides of the comparison read the same tables: the gate always passes."""
+        if "{marts}" not in sql:
+            raise ValueError("must read its tables from {marts} (e.g. `from {marts}.vacancy_by_territory`)")
+        try:
+            sql.format(marts="marts")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"braces other than {{marts}} must be doubled ({{{{ }}}}): {exc!r}") from None
+        return sql
+
+    @field_validator("tolerance")
+    @classmethod
+    def _is_a_fraction(cls, tolerance: float) -> float:
+        """5 for 5% would let a 400% jump through."""
+        if not 0 <= tolerance <= 1:
+            raise ValueError(f"a relative change between 0 and 1 (0.05 for 5%), got {tolerance}")
+        return tolerance
+
+
+class IndicatorsFile(Strict):
+    approval: ApprovalSwitches
+    indicators: list[IndicatorDeclaration] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _names_are_unique(self):
+        """The name keys the recorded comparisons: two indicators with one name would mix their rows."""
+        names = [i.name for i in self.indicators]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"indicator name(s) used twice: {', '.join(repeated)}")
+        return self
+
+
 def load_config(path: Path | None = None) -> DriftConfig:
-    raw = yaml.safe_load(Path(path or CONFIG_DIR / "indicators.yml").read_text(encoding="utf-8"))
-    indicators = tuple(Indicator(i["name"], i.get("description", ""), i["sql"], float(i["tolerance"])) for i in raw["indicators"])
-    return DriftConfig(indicators, raw["approval"]["airflow_param"], raw["approval"]["airflow_variable"])
+    """Read and validate the indicators; a misspelled key fails here, naming file, key and fix."""
+    declared = config_schema.load(IndicatorsFile, Path(path or CONFIG_DIR / "indicators.yml"))
+    indicators = tuple(Indicator(i.name, i.description, i.sql, i.tolerance) for i in declared.indicators)
+    return DriftConfig(indicators, declared.approval.airflow_param, declared.approval.airflow_variable)
 
 
 @dataclass

@@ -28,11 +28,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
-import yaml
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
-from zlv_dwh import load_log, pii
+from zlv_dwh import config_schema, load_log, pii
+from zlv_dwh.config_schema import Strict, close_match
 from zlv_dwh.settings import CONFIG_DIR, S3Settings
 from zlv_dwh.warehouse import connect, duplicate_keys, quote_ident, quote_literal, rollback_quietly, single_writer
 
@@ -144,36 +146,131 @@ class FilesConfig:
     families: dict[str, FamilySpec]
 
 
-def load_config(path: Path | None = None) -> FilesConfig:
-    """Read the file families; cheap enough to call at DAG parse time."""
-    raw = yaml.safe_load(Path(path or CONFIG_DIR / "file_families.yml").read_text(encoding="utf-8"))
-    defaults = raw.get("defaults") or {}
-    families = {}
-    for fam_name, fam in raw["families"].items():
-        datasets = []
-        for ds_name, ds in fam["datasets"].items():
-            ds = {**defaults, **fam.get("defaults", {}), **ds}
-            datasets.append(
-                DatasetSpec(
-                    family=fam_name,
-                    name=ds_name,
-                    key_pattern=ds["key_pattern"],
-                    columns=dict(ds["columns"]),
-                    primary_key=tuple(ds["primary_key"]),
-                    format=ds.get("format", "csv"),
-                    delimiter=ds.get("delimiter", ","),
-                    quote=ds.get("quote", '"'),
-                    encoding=ds.get("encoding", "utf-8"),
-                    compression=ds.get("compression", "none"),
-                    drop=tuple(ds.get("drop", ())),
-                    pseudonymise=tuple(ds.get("pseudonymise", ())),
-                    max_malformed_share=float(ds.get("max_malformed_share", 0.0)),
-                    on_contract_error=ds.get("on_contract_error", "fail"),
+# --- the YAML schema (include/config/file_families.yml) ---
+
+KEY_PLACEHOLDERS = ("millesime", "departement")
+# Options of the CSV reader; on a Parquet dataset they would be ignored (or, for gzip, misapplied).
+CSV_ONLY_OPTIONS = ("delimiter", "quote", "encoding", "compression")
+
+
+def _listed_once(names: list[str]) -> list[str]:
+    """A column named twice in a list is a typo for another column, which then goes untreated."""
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"column(s) listed twice: {', '.join(repeated)}")
+    return names
+
+
+ColumnList = Annotated[list[str], AfterValidator(_listed_once)]
+# Whitespace is meaningful here: a tab is a delimiter; the CSV header is split on exactly one character.
+OneCharacter = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=1)]
+
+
+class FileDefaults(Strict):
+    max_malformed_share: float = Field(0.0, ge=0, le=1)
+    on_contract_error: Literal["fail", "warn"] = "fail"
+
+
+class DatasetDeclaration(Strict):
+    key_pattern: str = Field(min_length=1)
+    format: Literal["csv", "parquet"] = "csv"
+    delimiter: OneCharacter | None = None
+    quote: OneCharacter | None = None
+    encoding: Literal["utf-8", "latin-1"] | None = None
+    compression: Literal["none", "gzip"] | None = None
+    primary_key: ColumnList = Field(min_length=1)
+    columns: dict[str, Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    drop: ColumnList = []
+    pseudonymise: ColumnList = []
+    max_malformed_share: float | None = Field(None, ge=0, le=1)
+    on_contract_error: Literal["fail", "warn"] | None = None
+
+    @field_validator("key_pattern")
+    @classmethod
+    def _known_placeholders(cls, pattern: str) -> str:
+        placeholders = re.findall(r"\{([^{}]*)\}", pattern)
+        for name in placeholders:
+            if name not in KEY_PLACEHOLDERS:
+                raise ValueError(
+                    f"placeholder {{{name}}} is not one of {{millesime}}, {{departement}}{close_match(name, KEY_PLACEHOLDERS)}"
                 )
+            if placeholders.count(name) > 1:
+                raise ValueError(f"placeholder {{{name}}} appears twice")
+        if "millesime" not in placeholders:
+            raise ValueError("must contain {millesime}: every object feeds one millésime")
+        return pattern
+
+    @model_validator(mode="after")
+    def _columns_are_declared(self):
+        for key in ("primary_key", "drop", "pseudonymise"):
+            for name in getattr(self, key):
+                if name not in self.columns:
+                    raise ValueError(f"{key}: column {name} is not in columns{close_match(name, self.columns)}")
+        both = [c for c in self.drop if c in self.pseudonymise]
+        if both:
+            raise ValueError(f"column(s) {', '.join(both)} both in drop and pseudonymise: choose one")
+        dropped_keys = [c for c in self.primary_key if c in self.drop]
+        if dropped_keys:
+            raise ValueError(f"primary_key column(s) {', '.join(dropped_keys)} are in drop: a dropped column is never stored")
+        if self.format == "parquet":
+            given = [k for k in CSV_ONLY_OPTIONS if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)}: CSV options, not read for a parquet dataset")
+        return self
+
+
+class FamilyDeclaration(Strict):
+    description: str = ""
+    datasets: dict[str, DatasetDeclaration] = Field(min_length=1)
+
+
+class FileFamiliesFile(Strict):
+    connection_id: str = Field(min_length=1)
+    bucket: str = Field(min_length=1)
+    defaults: FileDefaults = FileDefaults()
+    families: dict[str, FamilyDeclaration] = Field(min_length=1)
+
+
+def _dataset_spec(family: str, name: str, declared: DatasetDeclaration, defaults: FileDefaults) -> DatasetSpec:
+    """A dataset's declaration with the file's defaults filled in (None means not given)."""
+    return DatasetSpec(
+        family=family,
+        name=name,
+        key_pattern=declared.key_pattern,
+        columns=dict(declared.columns),
+        primary_key=tuple(declared.primary_key),
+        format=declared.format,
+        delimiter=declared.delimiter or ",",
+        quote=declared.quote or '"',
+        encoding=declared.encoding or "utf-8",
+        compression=declared.compression or "none",
+        drop=tuple(declared.drop),
+        pseudonymise=tuple(declared.pseudonymise),
+        max_malformed_share=(
+            declared.max_malformed_share if declared.max_malformed_share is not None else defaults.max_malformed_share
+        ),
+        on_contract_error=declared.on_contract_error or defaults.on_contract_error,
+    )
+
+
+def load_config(path: Path | None = None) -> FilesConfig:
+    """Read and validate the file families; cheap enough to call at DAG parse time. A bad key fails
+    here, naming the file, the key path and the closest valid spelling."""
+    path = Path(path or CONFIG_DIR / "file_families.yml")
+    declared = config_schema.load(FileFamiliesFile, path)
+    try:
+        families = {
+            fam_name: FamilySpec(
+                fam_name,
+                fam.description,
+                tuple(_dataset_spec(fam_name, ds_name, ds, declared.defaults) for ds_name, ds in fam.datasets.items()),
             )
-        families[fam_name] = FamilySpec(fam_name, fam.get("description", ""), tuple(datasets))
+            for fam_name, fam in declared.families.items()
+        }
+    except ValueError as exc:
+        raise config_schema.ConfigError(f"{path}: {exc}") from None
     # The bucket is per deployment (ZLV_S3_BUCKET); the YAML's is the default.
-    return FilesConfig(raw["connection_id"], os.environ.get("ZLV_S3_BUCKET") or raw["bucket"], families)
+    return FilesConfig(declared.connection_id, os.environ.get("ZLV_S3_BUCKET") or declared.bucket, families)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-import yaml
+from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
+from zlv_dwh import config_schema
+from zlv_dwh.config_schema import Strict, close_match
 from zlv_dwh.settings import CONFIG_DIR
 
 
@@ -40,17 +43,125 @@ class PiiPolicy:
         return None
 
 
+# --- the YAML schema (include/config/pii.yml) ---
+
+# Class names the code gives a meaning to (the RGPD audit, the public views): the file must define them.
+CLASSES_USED_BY_THE_CODE = ("none", "pseudonymised", "aggregated")
+# Patterns the derived `has_phone` / `has_email` treatments of production_tables.yml are computed with.
+PATTERNS_USED_BY_THE_CODE = ("email", "french_phone")
+
+
+def _compiles(pattern: str) -> str:
+    """A pattern that does not compile would fail the audit mid-run, or match nothing at all."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"pattern {pattern!r} does not compile: {exc}") from None
+    return pattern
+
+
+# Kept exactly as written: a space in a pattern is part of what it matches.
+Pattern = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1), AfterValidator(_compiles)]
+
+
+def _raw_column(ref: str) -> str:
+    if len(ref.split(".")) != 3 or not all(ref.split(".")):
+        raise ValueError(f"{ref!r} is not schema.table.column")
+    return ref
+
+
+class PseudonymisationKeySource(Strict):
+    env: str = Field(min_length=1)
+    airflow_variable: str = Field(min_length=1)
+
+
+class DateOfBirthScan(Strict):
+    pattern: Pattern
+    name_like_columns: Pattern | None = None
+
+
+class ContentScan(Strict):
+    sample_rows: int | None = Field(None, gt=0)
+    full_scan_below_rows: int | None = Field(None, ge=0)
+    patterns: dict[str, Pattern] = Field(min_length=1)
+    date_of_birth: DateOfBirthScan | None = None
+    known_personal_hashes: list[Annotated[str, AfterValidator(_raw_column)]] = []
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns_the_code_reads(cls, patterns: dict[str, str]) -> dict[str, str]:
+        missing = [name for name in PATTERNS_USED_BY_THE_CODE if name not in patterns]
+        if missing:
+            unknown = [name for name in patterns if name not in PATTERNS_USED_BY_THE_CODE]
+            raise ValueError(
+                f"pattern {missing[0]} is required (the has_phone / has_email treatments use it){close_match(missing[0], unknown)}"
+            )
+        return patterns
+
+
+class SmallCellRule(Strict):
+    where: str | None = None
+    base_count: str = Field(min_length=1)
+
+
+class SmallCells(Strict):
+    threshold: int = Field(ge=1)
+    marts: dict[str, SmallCellRule]
+
+
+class PublicViews(Strict):
+    schema_: str = Field(alias="schema", min_length=1)
+    exclude: list[str] = []
+    small_cells: SmallCells
+
+    @model_validator(mode="after")
+    def _excluded_marts_have_no_rule(self):
+        both = sorted(set(self.exclude) & set(self.small_cells.marts))
+        if both:
+            raise ValueError(f"mart(s) {', '.join(both)} both excluded and given a small-cell rule: choose one")
+        return self
+
+
+class PiiPolicyFile(Strict):
+    classes: dict[str, str] = Field(min_length=1)
+    allowed_in_marts: list[str] = Field(min_length=1)
+    personal_name_patterns: list[Pattern] = Field(min_length=1)
+    key: PseudonymisationKeySource
+    content_scan: ContentScan | None = None
+    public_views: PublicViews | None = None
+
+    @model_validator(mode="after")
+    def _classes_are_defined(self):
+        missing = [c for c in CLASSES_USED_BY_THE_CODE if c not in self.classes]
+        if missing:
+            raise ValueError(f"classes: {', '.join(missing)} must be defined (the RGPD audit and the public views use them)")
+        for name in self.allowed_in_marts:
+            if name not in self.classes:
+                raise ValueError(f"allowed_in_marts: class {name} is not in classes{close_match(name, self.classes)}")
+        if "personal" in self.allowed_in_marts:
+            raise ValueError("allowed_in_marts: personal data is never allowed in a mart")
+        return self
+
+
 @lru_cache(maxsize=4)
 def load_policy(path: Path | None = None) -> PiiPolicy:
-    raw = yaml.safe_load(Path(path or CONFIG_DIR / "pii.yml").read_text(encoding="utf-8"))
+    """Read and validate the policy; a misspelled key or a broken pattern fails here, not mid-audit."""
+    declared = config_schema.load(PiiPolicyFile, Path(path or CONFIG_DIR / "pii.yml"))
+    # The audit and the public views read these two as plain mappings (tests replace them so).
+    content_scan = declared.content_scan.model_dump(exclude_none=True) if declared.content_scan else {}
+    public_views = (
+        declared.public_views.model_dump(by_alias=True, exclude_none=True)
+        if declared.public_views
+        else {"schema": "public", "small_cells": {"threshold": 5, "marts": {}}}
+    )
     return PiiPolicy(
-        classes=tuple(raw["classes"]),
-        allowed_in_marts=frozenset(raw["allowed_in_marts"]),
-        personal_name_patterns=tuple(re.compile(p) for p in raw["personal_name_patterns"]),
-        key_env=raw["key"]["env"],
-        key_airflow_variable=raw["key"]["airflow_variable"],
-        content_scan=raw.get("content_scan") or {},
-        public_views=raw.get("public_views") or {"schema": "public", "small_cells": {"threshold": 5, "marts": {}}},
+        classes=tuple(declared.classes),
+        allowed_in_marts=frozenset(declared.allowed_in_marts),
+        personal_name_patterns=tuple(re.compile(p) for p in declared.personal_name_patterns),
+        key_env=declared.key.env,
+        key_airflow_variable=declared.key.airflow_variable,
+        content_scan=content_scan,
+        public_views=public_views,
     )
 
 
