@@ -96,7 +96,7 @@ def test_the_referentials_load_from_the_seeds_into_the_warehouse(tmp_path):
         check=True,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "include")},
     )
-    assert out.stdout.strip().splitlines()[-1] == "['cog_communes_2024']"
+    assert out.stdout.strip().splitlines()[-1] == "['cog_communes_2024', 'housing_status_forms', 'housing_sub_statuses']"
     rows = (DBT_PROJECT_DIR / "seeds" / "cog_communes_2024.csv").read_text(encoding="utf-8").strip().splitlines()
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from referential.cog_communes_2024").fetchone()[0] == len(rows) - 1

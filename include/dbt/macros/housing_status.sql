@@ -1,24 +1,64 @@
-{#- Housing follow-up statuses, the list index being the code stored in fast_housing.status:
-    0 never contacted, 1 waiting, 2 first contact, 3 in progress, 4 completed (exit from vacancy),
-    5 blocked. The labels are the ones the application writes in its events. -#}
-{% macro housing_status_labels() %}
-    {{ return(['never-contacted', 'waiting', 'first-contact', 'in-progress', 'completed', 'blocked']) }}
-{% endmacro %}
+{#- The one status vocabulary. Statuses and sub-statuses are read through the seeds
+    housing_status_forms and housing_sub_statuses, never through a list in a model: the events
+    carry French labels today, slugs or integers in older payloads, and a form the seeds lack
+    stays NULL here and fails the events' `mapped_through_vocabulary` tests. -#}
 
-{% macro housing_status_label(status_column) -%}
-    case {{ status_column }}
-        {%- for label in housing_status_labels() %}
-        when {{ loop.index0 }} then '{{ label }}'
-        {%- endfor %}
-    end
+{#- The matching key of a vocabulary form: Unicode composed, typographic apostrophe as ',
+    case and surrounding or doubled spaces ignored. -#}
+{% macro vocabulary_key(expression) -%}
+    nullif(lower(regexp_replace(trim(replace(nfc_normalize(cast({{ expression }} as varchar)), '’', '''')), '\s+', ' ', 'g')), '')
 {%- endmacro %}
 
-{#- The status code in an event's JSON payload: {"status": 2} or the label {"status": "first-contact"}. -#}
-{% macro housing_status_from_json(json_column) -%}
-    case json_extract_string({{ json_column }}, '$.status')
-        {%- for label in housing_status_labels() %}
-        when '{{ label }}' then {{ loop.index0 }}
-        {%- endfor %}
-        else try_cast(json_extract_string({{ json_column }}, '$.status') as integer)
-    end
+{#- A text value read from an event payload: NULL for a missing key, a JSON null or blank text. -#}
+{% macro payload_text(json_column, key) -%}
+    nullif(trim(json_extract_string({{ json_column }}, '$.{{ key }}')), '')
+{%- endmacro %}
+
+{#- The status code (0-5) of a status form (label, slug, integer), NULL when unknown. -#}
+{% macro housing_status_code(form_expression) -%}
+    (
+        select forms.status_code
+        from {{ ref('housing_status_forms') }} as forms
+        where {{ vocabulary_key('forms.status_form') }} = {{ vocabulary_key(form_expression) }}
+    )
+{%- endmacro %}
+
+{#- The sub-status code implied by a former status label written alone ("Sortie de la vacance"). -#}
+{% macro housing_status_implied_sub_status(form_expression) -%}
+    (
+        select nullif(forms.implied_sub_status_code, '')
+        from {{ ref('housing_status_forms') }} as forms
+        where {{ vocabulary_key('forms.status_form') }} = {{ vocabulary_key(form_expression) }}
+    )
+{%- endmacro %}
+
+{#- The stable code of a sub-status label, NULL when unknown. -#}
+{% macro housing_sub_status_code(label_expression) -%}
+    (
+        select sub_statuses.sub_status_code
+        from {{ ref('housing_sub_statuses') }} as sub_statuses
+        where {{ vocabulary_key('sub_statuses.sub_status_label') }} = {{ vocabulary_key(label_expression) }}
+    )
+{%- endmacro %}
+
+{#- The application's current French label of a status code. -#}
+{% macro housing_status_label(status_code_expression) -%}
+    (
+        select forms.status_form
+        from {{ ref('housing_status_forms') }} as forms
+        where forms.form_kind = 'label' and forms.status_code = {{ status_code_expression }}
+    )
+{%- endmacro %}
+
+{#- The one definition of an exit from vacancy: status 4 with the sub-status "Sortie de la vacance". -#}
+{% macro is_exit_from_vacancy(status_code_expression, sub_status_code_expression) -%}
+    coalesce(
+        {{ status_code_expression }} = 4
+        and {{ sub_status_code_expression }} in (
+            select sub_statuses.sub_status_code
+            from {{ ref('housing_sub_statuses') }} as sub_statuses
+            where sub_statuses.is_exit_from_vacancy
+        ),
+        false
+    )
 {%- endmacro %}

@@ -41,7 +41,7 @@ final as (
         -- the current status, or the history when the housing went further and came back
         coalesce(housing.status >= 2 or milestones.first_contacted_at is not null, false) as is_contacted,
         coalesce(housing.status in (3, 4) or milestones.first_answered_at is not null, false) as has_answered,
-        coalesce(housing.status = 4 or milestones.exited_vacancy_at is not null, false) as has_exited_vacancy
+        coalesce(housing.has_exited_vacancy or milestones.exited_vacancy_at is not null, false) as has_exited_vacancy
 
     from campaigns_housing
     inner join campaigns

@@ -14,7 +14,7 @@ housing_events as (
 
 status_events as (
 
-    -- the ingestion copies only status updates; filtered again so the grain never depends on it
+    -- events of every type are copied; this model's grain is the status updates
     select * from events
     where event_type = 'housing:status-updated'
 
@@ -28,6 +28,8 @@ joined as (
         housing_events.housing_geo_code,
         status_events.old_status,
         status_events.new_status,
+        status_events.old_sub_status_code,
+        status_events.new_sub_status_code,
         status_events.created_at as changed_at,
         status_events.created_by_user_id as changed_by_user_id
 
@@ -41,7 +43,9 @@ final as (
 
     select
         *,
-        coalesce(new_status = 4 and old_status is distinct from 4, false) as is_exit_from_vacancy,
+        -- an exit is entered, not repeated: a change from an exit to an exit is not a new one
+        {{ is_exit_from_vacancy('new_status', 'new_sub_status_code') }}
+        and not {{ is_exit_from_vacancy('old_status', 'old_sub_status_code') }} as is_exit_from_vacancy,
         row_number() over (
             partition by housing_id order by changed_at, event_id
         ) as change_number

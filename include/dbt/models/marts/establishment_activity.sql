@@ -18,6 +18,12 @@ campaign_counts as (
 
 ),
 
+group_counts as (
+
+    select * from {{ ref('int_groups_aggregated_to_establishments') }}
+
+),
+
 -- "now" for activity windows: the last sign-in in the data, so a replayed or late copy gives the
 -- same figures; current time when nobody ever signed in
 reference_time as (
@@ -61,6 +67,9 @@ final as (
         coalesce(user_counts.users_active_90d_count, 0) as users_active_90d_count,
         user_counts.first_user_activated_at,
         coalesce(campaign_counts.campaigns_created_count, 0) as campaigns_created_count,
+        coalesce(campaign_counts.campaigns_sent_count, 0) as campaigns_sent_count,
+        coalesce(group_counts.groups_count, 0) as groups_count,
+        coalesce(group_counts.grouped_housing_count, 0) as grouped_housing_count,
         campaign_counts.first_campaign_created_at,
         date_diff(
             'day', user_counts.first_user_activated_at, campaign_counts.first_campaign_created_at
@@ -73,6 +82,8 @@ final as (
         on establishments.establishment_id = user_counts.establishment_id
     left join campaign_counts
         on establishments.establishment_id = campaign_counts.establishment_id
+    left join group_counts
+        on establishments.establishment_id = group_counts.establishment_id
 
 )
 

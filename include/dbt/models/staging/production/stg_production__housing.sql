@@ -20,6 +20,9 @@ renamed as (
         -- location
         longitude_dgfip as longitude,
         latitude_dgfip as latitude,
+        -- PostGIS point (DuckDB GEOMETRY), its SRID travels in geolocation_srid (4326, WGS 84)
+        geolocation,
+        geolocation_srid,
 
         -- characteristics
         upper(trim(housing_kind)) as housing_kind,
@@ -43,7 +46,9 @@ renamed as (
         -- follow-up
         status,
         {{ housing_status_label('status') }} as status_label,
-        sub_status
+        sub_status,
+        {{ housing_sub_status_code('sub_status') }} as sub_status_code,
+        {{ is_exit_from_vacancy('status', housing_sub_status_code('sub_status')) }} as has_exited_vacancy
 
     from source
 
