@@ -109,3 +109,15 @@ def test_several_watermark_columns_take_their_greatest(tmp_path, raw):
     spec = pc.load_config().tables["notes"]
     assert spec.watermark == ("updated_at", "deleted_at") and spec.watermark_fallback == "created_at"
     assert spec.watermark_sql("t") == 'coalesce(greatest(t."updated_at", t."deleted_at"), t."created_at")'
+
+
+def test_a_column_declared_twice_is_refused_instead_of_the_last_one_winning(tmp_path):
+    """YAML's safe_load keeps the last of two equal keys: `full_name: pseudonymise` then `full_name: keep`
+    would copy the names in clear."""
+    text = SHIPPED.read_text(encoding="utf-8")
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("full_name: pseudonymise"))
+    path = tmp_path / "production_tables.yml"
+    path.write_text(text.replace(line, line + "\n" + line.replace("pseudonymise", "keep"), 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as failure:
+        pc.load_config(path)
+    assert str(path) in str(failure.value) and "`full_name` appears twice" in str(failure.value)

@@ -76,10 +76,28 @@ def parse(model: type[M], data: Any, source: str) -> M:
         raise ConfigError(f"{source}: {problems}") from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load keeps the last of two equal keys silently: a column declared twice under
+    `columns:` (once `keep`, once `drop`) would take whichever comes last."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(
+                    f"key `{key}` appears twice in one mapping (lines {seen[key] + 1} and {key_node.start_mark.line + 1})"
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load(model: type[M], path: Path) -> M:
-    """Read and validate one YAML file."""
+    """Read and validate one YAML file; a key repeated in a mapping is an error, not an override."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return parse(model, data, str(path))
