@@ -420,7 +420,8 @@ def build(seed: int = 42, scale: int = 2000) -> Demo:
                 "establishment_id": e["id"],
                 "created_at": _ts(rng, 500, 60),
                 "exported_at": None,
-                "archived_at": None,
+                # some groups are archived: their dwellings no longer count as grouped
+                "archived_at": REFERENCE_DATE - dt.timedelta(days=rng.randint(1, 50)) if rng.random() < 0.2 else None,
                 "housing_count": len(members),
                 "owner_count": len({owner_of[h["id"]]["owner_id"] for h in members if h["id"] in owner_of}),
             }
