@@ -66,7 +66,7 @@ def test_the_shipped_pii_policy_parses_with_its_patterns_and_public_views():
     assert policy.classes == ("none", "pseudonymised", "aggregated", "personal")
     assert policy.allowed_in_marts == {"none", "pseudonymised", "aggregated"}
     assert policy.looks_personal("owner_email") and policy.looks_personal("housing_count") is None
-    assert set(policy.content_scan["patterns"]) == {"email", "french_phone", "iban"}
+    assert set(policy.content_scan["patterns"]) == {"email", "french_phone", "iban", "nir", "birth_date_mention"}
     assert policy.content_scan["date_of_birth"]["name_like_columns"].startswith("(^|_)(name")
     assert policy.public_views["schema"] == "public" and policy.public_views["exclude"] == ["housing_geo"]
     assert policy.public_views["small_cells"]["marts"]["vacancy_by_territory"] == {
