@@ -69,11 +69,8 @@ def test_the_shipped_pii_policy_parses_with_its_patterns_and_public_views():
     assert set(policy.content_scan["patterns"]) == {"email", "french_phone", "iban", "nir", "birth_date_mention"}
     assert policy.content_scan["date_of_birth"]["name_like_columns"].startswith("(^|_)(name")
     assert policy.public_views["schema"] == "public" and policy.public_views["exclude"] == ["housing_geo"]
-    assert policy.public_views["small_cells"]["marts"]["vacancy_by_territory"] == {
-        "where": "territory_level = 'commune'",
-        "base_count": "dwelling_count",
-    }
-    assert "where" not in policy.public_views["small_cells"]["marts"]["vacancy_exit_delays"]
+    assert policy.public_views["small_cells"]["marts"]["vacancy_by_territory"] == {"base_count": "dwelling_count"}
+    assert policy.public_views["small_cells"]["rounding_base"] == 5
 
 
 def test_the_shipped_indicators_parse():

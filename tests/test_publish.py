@@ -28,14 +28,14 @@ def _warehouse(tmp_path, run_id, verdict_ok=True, rows=3, indicator=None):
                         "name": "m",
                         "alias": "m",
                         "schema": "marts",
-                        "columns": {"n": {"meta": {"rgpd": "aggregated" if verdict_ok else None}}},
+                        "columns": {"n": {"meta": {"rgpd": "none" if verdict_ok else None}}},
                     },
                     "model.zlv.ind": {
                         "resource_type": "model",
                         "name": "ind",
                         "alias": "ind",
                         "schema": "marts",
-                        "columns": {"k": {"meta": {"rgpd": "none"}}, "v": {"meta": {"rgpd": "aggregated"}}},
+                        "columns": {"k": {"meta": {"rgpd": "none"}}, "v": {"meta": {"rgpd": "none"}}},
                     },
                 }
             }

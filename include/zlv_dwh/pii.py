@@ -100,12 +100,12 @@ class ContentScan(Strict):
 
 
 class SmallCellRule(Strict):
-    where: str | None = None
     base_count: str = Field(min_length=1)
 
 
 class SmallCells(Strict):
     threshold: int = Field(ge=1)
+    rounding_base: int = Field(5, ge=1)
     marts: dict[str, SmallCellRule]
 
 
