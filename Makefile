@@ -44,6 +44,12 @@ airflow: venv
 airflow-settings: venv
 	@$(BIN)/python -m zlv_dwh.airflow_settings airflow_settings.yaml
 
+## purge-published: RUN=<run id> [REASON=...] withdraw a publication found to leak: its snapshot and exports go, the last good one is put back (recorded in ops.publication_purges)
+.PHONY: purge-published
+purge-published: venv
+	@test -n "$(RUN)" || { echo "usage: make purge-published RUN=<run id of the publication> [REASON='...']"; exit 2; }
+	@$(BIN)/python -m zlv_dwh.publish purge "$(RUN)" --reason "$${REASON:-personal data found after publication}"
+
 ## backup: consistent copy of the warehouse (under its write lock) and the published folder into ZLV_BACKUP_DIR (default .state/backups), keeping the last ZLV_BACKUP_KEEP (default 7)
 .PHONY: backup restore
 backup: venv

@@ -10,7 +10,14 @@ from zlv_dwh import dbt_project, dbt_rendering, ingest_files, ingest_postgres
 from zlv_dwh.dag_defaults import RAW_ASSETS
 from zlv_dwh.settings import DBT_PROJECT_DIR, DUCKDB_POOL, REPO_ROOT
 
-EXPECTED_DAGS = {"zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff", "zlv_refresh_referentials", "zlv_transform"}
+EXPECTED_DAGS = {
+    "zlv_ingest_production",
+    "zlv_ingest_locomvac",
+    "zlv_ingest_ff",
+    "zlv_refresh_referentials",
+    "zlv_transform",
+    "zlv_purge_publication",
+}
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +80,7 @@ def test_every_duckdb_writer_uses_the_one_slot_pool(dagbag):
                 f"dbt.{dbt_rendering.PRODUCER_TASK}",
                 "rgpd_audit",
                 "publish",
+                "purge_publication",
                 "finish",
                 "source_freshness",
                 "dbt_docs",

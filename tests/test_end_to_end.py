@@ -228,7 +228,11 @@ def test_a_mart_exposing_personal_data_fails_the_run_publishes_nothing_and_alert
             "select column_name, check_name from ops.rgpd_audit where mart = 'owner_contacts' and status = 'fail' "
             "and audited_at = (select max(audited_at) from ops.rgpd_audit)"
         ).fetchall()
+        caught_mart_left = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'owner_contacts'"
+        ).fetchone()[0]
     assert ("full_name", "classification") in failures and ("email", "classification") in failures
+    assert caught_mart_left == 0  # the caught mart is dropped, only the report of what failed stays
     log = (stack.state_dir / "logs" / "zlv_transform.log").read_text()
     assert "FAIL owner_contacts.full_name" in log
     assert "starting task_id=rgpd_audit" in log and "starting task_id=publish" not in log

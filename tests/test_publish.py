@@ -135,3 +135,69 @@ def test_a_reader_pinned_to_the_declared_storage_version_opens_the_published_fil
     )
     assert ran.returncode == 0, ran.stderr[-500:]
     assert ran.stdout.split() == ["1.1.3", "4", "1"]
+
+
+def _publish_runs(tmp_path, runs):
+    out = tmp_path / "published" / "zlv_marts.duckdb"
+    for run_id, rows in runs:
+        wh = _warehouse(tmp_path, run_id, rows=rows, indicator={"67": 100.0})
+        publish.publish(wh, out, run_id, tmp_path / "manifest.json")
+    return wh, out
+
+
+def _runs_on_disk(out):
+    snaps = sorted(p.name.rsplit(".", 2)[-2][17:] for p in (out.parent / "snapshots").iterdir())
+    exports = sorted(p.name[17:] for p in (out.parent / "exports").iterdir() if p.is_dir())
+    return snaps, exports
+
+
+def test_purging_the_current_publication_puts_back_the_last_good_one_and_records_it(tmp_path):
+    wh, out = _publish_runs(tmp_path, [("r1", 3), ("r2", 4), ("r2x", 6)])
+    result = publish.purge(wh, out, "r2x", "a phone number found in a campaign title")
+    assert result.republished_run_id == "r2"
+    with duckdb.connect(str(out), read_only=True) as con:
+        assert con.execute("select run_id from _publication").fetchone() == ("r2",)
+        assert con.execute("select count(*) from m").fetchone() == (4,)
+        assert con.execute("select count(*) from public.ind").fetchone() == (1,)
+    assert _runs_on_disk(out) == (["r1", "r2"], ["r1", "r2"])
+    assert json.loads(out.with_suffix(".publication.json").read_text())["purged"] == "r2x"
+    with duckdb.connect(str(wh), read_only=True) as con:
+        row = con.execute("select purged_run_id, reason, removed, republished_run_id from ops.publication_purges").fetchone()
+    assert row[0] == "r2x" and row[1].startswith("a phone") and row[3] == "r2"
+    assert "zlv_marts.duckdb" in json.loads(row[2]) and len(json.loads(row[2])) == 3  # file, snapshot, exports
+
+
+def test_purging_an_older_publication_removes_only_its_files(tmp_path):
+    wh, out = _publish_runs(tmp_path, [("r1", 3), ("r2", 4)])
+    before = _digest(out)
+    result = publish.purge(wh, out, "r1", "leak found later")
+    assert result.republished_run_id == "r2" and _digest(out) == before
+    assert _runs_on_disk(out) == (["r2"], ["r2"])
+
+
+def test_purging_the_only_publication_leaves_nothing_published_and_an_unknown_run_is_refused(tmp_path):
+    wh, out = _publish_runs(tmp_path, [("r1", 3)])
+    with pytest.raises(publish.PublishRefused, match="run r9: no publication of it"):
+        publish.purge(wh, out, "r9", "typo")
+    assert publish.purge(wh, out, "r1", "leak").republished_run_id is None
+    assert not out.exists() and _runs_on_disk(out) == ([], [])
+    # "r1" is not mistaken for a run whose id merely ends the same way
+    wh, out = _publish_runs(tmp_path, [("x_r1", 3)])
+    with pytest.raises(publish.PublishRefused, match="no publication of it"):
+        publish.purge(wh, out, "r1", "typo")
+
+
+def test_the_purge_command_of_the_makefile_names_what_it_did(tmp_path, monkeypatch, capsys):
+    data = tmp_path / "data"
+    out = data / "published" / "zlv_marts.duckdb"
+    data.mkdir()
+    for run_id in ("r1", "r2"):
+        wh = _warehouse(data, run_id, rows=3)
+        publish.publish(wh, out, run_id, data / "manifest.json")
+    monkeypatch.setenv("ZLV_DATA_DIR", str(data))
+    assert publish.main(["purge", "r2", "--reason", "test"]) == 0
+    printed = capsys.readouterr().out
+    assert "purged r2" in printed and "published now: r1" in printed
+    assert publish.main(["purge", "r2"]) == 1 and "no publication of it" in capsys.readouterr().out
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    assert 'zlv_dwh.publish purge "$(RUN)"' in makefile

@@ -284,3 +284,26 @@ def test_a_raw_column_without_a_treatment_or_an_undeclared_raw_table_fails(raw_z
     failed = {(c.mart, c.column_name, c.check_name): c.detail for c in report.failures}
     assert "unclassified" in failed[("raw_production.owners", "nickname", "classification")]
     assert "not declared" in failed[("raw_production.mystery", "x", "classification")]
+
+
+def test_a_failed_audit_drops_the_marts_it_caught_and_keeps_only_the_report(raw_people, tmp_path):
+    con = raw_people
+    con.execute("create table marts.campaign_notes as select 'c1' as campaign_label, 'rappeler au 06 12 34 56 78' as comment")
+    manifest = _manifest(
+        tmp_path,
+        {
+            "vacancy": {"geo_code": "none", "vacant_housing": "aggregated"},
+            "campaign_notes": {"campaign_label": "none", "comment": "none"},
+        },
+    )
+    report = rgpd_audit.audit(con, manifest, "r1", key=TEST_HASH_KEY)
+    rgpd_audit.record(con, report)
+    assert rgpd_audit.drop_failed_marts(con, report) == ["campaign_notes"]
+    tables = {
+        r[0] for r in con.execute("select table_name from information_schema.tables where table_schema = 'marts'").fetchall()
+    }
+    assert tables == {"vacancy"}  # the clean mart stays
+    stored = con.execute(
+        "select string_agg(coalesce(detail, ''), ' ') from ops.rgpd_audit where mart = 'campaign_notes'"
+    ).fetchone()[0]
+    assert "french_phone" in stored and "06 12" not in stored

@@ -152,11 +152,13 @@ def run_rgpd_audit(run_id: str) -> str:
     with connect(paths.warehouse) as con:
         report = rgpd_audit.audit(con, DBT_MANIFEST, run_id, key=pseudonymisation_key())
         rgpd_audit.record(con, report)
+        dropped = rgpd_audit.drop_failed_marts(con, report) if report.verdict != "pass" else []
     paths.published_dir.mkdir(parents=True, exist_ok=True)
     rgpd_audit.write_json(report, paths.published_dir / "rgpd_audit.json")
     log.info("%s", report.summary())
     if report.verdict != "pass":
-        raise rgpd_audit.RgpdAuditFailed(report.summary())
+        dropped_note = f"\nmarts dropped from the warehouse (rebuilt by the next run): {', '.join(dropped)}" if dropped else ""
+        raise rgpd_audit.RgpdAuditFailed(report.summary() + dropped_note)
     return report.verdict
 
 
@@ -184,6 +186,13 @@ def run_indicator_drift_gate(run_id: str, params: dict) -> str:
     if report.verdict == "fail":
         raise indicator_drift.IndicatorDriftError(report.summary())
     return report.verdict
+
+
+def purge_publication(run_id: str, reason: str) -> dict:
+    """Withdraw a publication and put back the last good one (zlv_dwh.publish.purge)."""
+    paths = Paths.from_env()
+    result = publish.purge(paths.warehouse, paths.published_marts, run_id, reason)
+    return {"purged": result.purged_run_id, "removed": result.removed, "published_now": result.republished_run_id}
 
 
 def publish_marts(run_id: str) -> dict:

@@ -116,9 +116,20 @@ def publish(warehouse: Path, published: Path, run_id: str, manifest: Path, marts
     return PublishResult(published, tables)
 
 
+def _safe(run_id: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in run_id)[:60]
+
+
 def _stamp(run_id: str) -> str:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in run_id)[:60]
-    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}_{safe}"
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}_{_safe(run_id)}"
+
+
+def _of_run(name: str, run_id: str) -> bool:
+    """Whether a snapshot (`<file>.<stamp>_<run>.duckdb`) or an export folder (`<stamp>_<run>`)
+    belongs to `run_id`; the stamp is `YYYYmmddTHHMMSSZ`."""
+    if name.endswith(".duckdb"):
+        name = name[: -len(".duckdb")].rsplit(".", 1)[-1]
+    return len(name) > 17 and name[16] == "_" and name[17:] == _safe(run_id)
 
 
 def export_public(con, views: list[str], folder: Path, run_id: str) -> dict:
@@ -163,3 +174,110 @@ def _keep_snapshot(published: Path, run_id: str) -> Path:
 def _prune(oldest_first: list[Path]) -> None:
     for old in oldest_first[: max(0, len(oldest_first) - KEEP_SNAPSHOTS)]:
         shutil.rmtree(old) if old.is_dir() else old.unlink()
+
+
+PURGES_DDL = """
+create schema if not exists ops;
+create table if not exists ops.publication_purges (
+    purged_run_id varchar,
+    purged_at timestamp,
+    reason varchar,
+    removed varchar,
+    republished_run_id varchar
+)"""
+
+
+@dataclass
+class PurgeResult:
+    purged_run_id: str
+    removed: list[str]
+    republished_run_id: str | None  # the run now in the published file, None when none is left
+
+
+def _run_of(path: Path) -> str | None:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("select run_id from _publication").fetchone()[0]
+
+
+def purge(warehouse: Path, published: Path, run_id: str, reason: str) -> PurgeResult:
+    """Remove a publication found to leak after it passed: its snapshot and partner exports go, and
+    if it is the file Metabase reads, the last good snapshot before it is put back in its place
+    (atomically, exports regenerated) or, with none left, the published file is removed. Recorded
+    in ops.publication_purges (what was removed, what is published now), never the values."""
+    published = Path(published)
+    snapshots = published.parent / "snapshots"
+    exports = published.parent / "exports"
+    with connect(warehouse) as con:  # the writer lock: no publication runs meanwhile
+        current = _run_of(published) if published.exists() else None
+        doomed = [p for p in sorted(snapshots.glob(f"{published.stem}.*{published.suffix}")) if _of_run(p.name, run_id)]
+        doomed += [p for p in sorted(exports.iterdir()) if p.is_dir() and _of_run(p.name, run_id)] if exports.exists() else []
+        if current != run_id and not doomed:
+            raise PublishRefused(
+                f"run {run_id}: no publication of it in {published.parent} (published now: {current or 'nothing'}); nothing purged"
+            )
+        for path in doomed:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        republished = current
+        if current == run_id:
+            good = sorted(snapshots.glob(f"{published.stem}.*{published.suffix}")) if snapshots.exists() else []
+            if good:
+                tmp = published.with_name(f".{published.name}.{os.getpid()}.purge.tmp")
+                shutil.copyfile(good[-1], tmp)
+                os.chmod(tmp, 0o640)
+                fsync(tmp)
+                os.replace(tmp, published)
+                fsync(published.parent)
+                republished = _run_of(published)
+                if not any(p.is_dir() and _of_run(p.name, republished) for p in (exports.iterdir() if exports.exists() else [])):
+                    with duckdb.connect(str(published), read_only=True) as check:
+                        schema = pii.load_policy().public_views["schema"]
+                        views = [
+                            r[0]
+                            for r in check.execute(
+                                "select view_name from duckdb_views() where schema_name = ?", [schema]
+                            ).fetchall()
+                        ]
+                        tmp_exports = exports / f".{os.getpid()}.tmp"
+                        export_public(check, sorted(views), tmp_exports, republished)
+                    _place_exports(tmp_exports, exports, republished)
+            else:
+                published.unlink()
+                republished = None
+            published.with_suffix(".publication.json").write_text(
+                json.dumps({"run_id": republished, "purged": run_id, "reason": reason}, indent=2), encoding="utf-8"
+            )
+        removed = [str(p.relative_to(published.parent)) for p in doomed] + ([published.name] if current == run_id else [])
+        con.execute(PURGES_DDL)
+        con.execute(
+            "insert into ops.publication_purges values (?, ?, ?, ?, ?)",
+            [run_id, dt.datetime.now(dt.UTC).replace(tzinfo=None), reason, json.dumps(removed), republished],
+        )
+    log.info("purged publication %s (%s): removed %s; published now: %s", run_id, reason, removed, republished or "nothing")
+    return PurgeResult(run_id, removed, republished)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m zlv_dwh.publish purge RUN_ID [--reason ...]` (make purge-published RUN=...)."""
+    import argparse
+
+    from zlv_dwh.settings import Paths
+
+    parser = argparse.ArgumentParser(prog="python -m zlv_dwh.publish")
+    sub = parser.add_subparsers(dest="command", required=True)
+    purge_cmd = sub.add_parser("purge", help="remove a publication and put back the last good one")
+    purge_cmd.add_argument("run_id")
+    purge_cmd.add_argument("--reason", default="personal data found after publication")
+    args = parser.parse_args(argv)
+    paths = Paths.from_env()
+    try:
+        result = purge(paths.warehouse, paths.published_marts, args.run_id, args.reason)
+    except PublishRefused as exc:
+        print(exc)
+        return 1
+    print(f"purged {result.purged_run_id}: removed {', '.join(result.removed) or 'nothing'}")
+    print(f"published now: {result.republished_run_id or 'nothing (no earlier good publication)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

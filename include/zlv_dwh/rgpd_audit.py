@@ -356,6 +356,24 @@ def audit_raw(
     return report
 
 
+def drop_failed_marts(con: duckdb.DuckDBPyConnection, report: AuditReport, marts_schema: str = "marts") -> list[str]:
+    """After a failed audit, the marts it caught are dropped from the warehouse: the values that
+    failed must not wait there for the next reader. What failed stays in ops.rgpd_audit (mart,
+    column, check, counts: never a value); the next dbt build creates the marts again."""
+    caught = sorted({c.mart for c in report.failures if c.mart != "*"})
+    existing = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_catalog = current_database() and table_schema = ?",
+            [marts_schema],
+        ).fetchall()
+    }
+    dropped = [m for m in caught if m in existing]
+    for mart in dropped:
+        con.execute(f"drop table if exists {quote_ident(marts_schema)}.{quote_ident(mart)}")
+    return dropped
+
+
 def write_json(report: AuditReport, path: Path) -> Path:
     """The report as JSON, written atomically (beside the published file, read by people and tools)."""
     tmp = path.with_name(f".{path.name}.tmp")
