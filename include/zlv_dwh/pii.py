@@ -203,3 +203,130 @@ def hmac_sql(expression: str) -> str:
         f"CASE WHEN {expression} IS NULL THEN NULL ELSE "
         f"sha256(getvariable('zlv_hmac_opad') || unhex(sha256(getvariable('zlv_hmac_ipad') || {value}))) END"
     )
+
+
+# Words that are not part of whom a name designates: civil titles, particles, marital mentions.
+NAME_STOPWORDS = (
+    "m",
+    "mr",
+    "mme",
+    "mlle",
+    "melle",
+    "monsieur",
+    "madame",
+    "mademoiselle",
+    "messieurs",
+    "mesdames",
+    "dr",
+    "docteur",
+    "me",
+    "maitre",
+    "pr",
+    "de",
+    "du",
+    "des",
+    "d",
+    "la",
+    "le",
+    "les",
+    "l",
+    "van",
+    "von",
+    "der",
+    "den",
+    "di",
+    "da",
+    "dos",
+    "del",
+    "nee",
+    "ne",
+    "nees",
+    "epouse",
+    "ep",
+    "epse",
+    "veuve",
+    "vve",
+    "dite",
+    "dit",
+    "et",
+)
+# A known name is matched on its token set; values are read up to this many distinct tokens.
+NAME_MAX_TOKENS = 4
+TEXT_MAX_TOKENS = 12
+
+
+def name_tokens_sql(expression: str) -> str:
+    """DuckDB SQL: the distinct, sorted tokens of a name or a text, normalised the same way on both
+    sides of the comparison: accents stripped, case folded, punctuation as spaces, titles,
+    particles and "née" removed, one-letter initials dropped. "Mme Hélène MARCHAND-Léger, née
+    Dupont" and "dupont marchand leger helene" give the same tokens."""
+    stop = ", ".join(f"'{w}'" for w in NAME_STOPWORDS)
+    folded = f"regexp_replace(lower(strip_accents(cast({expression} as varchar))), '[^a-z0-9]+', ' ', 'g')"
+    return f"list_sort(list_distinct(list_filter(string_split(trim({folded}), ' '), w -> length(w) > 1 and w not in ({stop}))))"
+
+
+def name_key_sql(expression: str) -> str:
+    """The matching key of a known person's name: its sorted tokens joined by a space, NULL when
+    fewer than two tokens remain (a lone surname would match streets and companies) or more than
+    NAME_MAX_TOKENS."""
+    tokens = name_tokens_sql(expression)
+    return f"case when len({tokens}) between 2 and {NAME_MAX_TOKENS} then array_to_string({tokens}, ' ') end"
+
+
+KNOWN_PEOPLE_DDL = """
+create schema if not exists ops;
+create table if not exists ops.known_people_hashes (
+    source varchar,  -- schema.table.columns the names were read from (never the names)
+    kind varchar,    -- 'token': one name token; 'name': a set of two or more tokens of one name
+    h varchar        -- HMAC-SHA256 (the pseudonymisation key) of the token or the sorted token set
+)"""
+
+
+def token_sets_sql(tokens: str) -> str:
+    """(rid, k) for every set of 2 to NAME_MAX_TOKENS distinct tokens of each rid of the relation
+    `tokens` (rid, w), written in sorted order: the keys a name and a text are compared on."""
+    parts = []
+    for size in range(2, NAME_MAX_TOKENS + 1):
+        joins = "".join(f" join {tokens} t{i} on t{i}.rid = t0.rid and t{i}.w > t{i - 1}.w" for i in range(1, size))
+        key = " || ' ' || ".join(f"t{i}.w" for i in range(size))
+        parts.append(f"select t0.rid, {key} as k from {tokens} t0{joins}")
+    return " union all ".join(parts)
+
+
+def record_known_names(con, source: str, relation: str, name_expression: str) -> int:
+    """Store the keyed hashes of the names of `relation` (each name's tokens, and every set of two
+    or more of them), so that the audit can find a real person's name in any order, case, with a
+    title or without accents, while the names themselves are dropped. Needs `install_key`."""
+    con.execute(KNOWN_PEOPLE_DDL)
+    con.execute(
+        f"create or replace temp table _zlv_name_tokens as "
+        f"select rid, unnest(tokens) as w from (select row_number() over () as rid, {name_tokens_sql(name_expression)} as tokens "
+        f"from {relation}) where len(tokens) between 2 and {NAME_MAX_TOKENS}"
+    )
+    con.execute(
+        "insert into ops.known_people_hashes "
+        f"select distinct ?, 'token', {hmac_sql('w')} from _zlv_name_tokens "
+        f"union select distinct ?, 'name', {hmac_sql('k')} from ({token_sets_sql('_zlv_name_tokens')})",
+        [source, source],
+    )
+    con.execute("drop table _zlv_name_tokens")
+    return con.execute("select count(*) from ops.known_people_hashes where source = ?", [source]).fetchone()[0]
+
+
+def known_name_hits_sql(scan_relation: str, column: str) -> str:
+    """SQL counting the rows of `scan_relation` whose `column` contains a known person's name
+    (two or more of its tokens, any order): tokens are first kept only when their keyed hash is a
+    known name token, so long texts cost one hash per word."""
+    return f"""
+        with texts as (
+            select row_number() over () as rid, {name_tokens_sql(column)}[1:{TEXT_MAX_TOKENS * 4}] as tokens
+            from {scan_relation} where {column} is not null
+        ),
+        words as (select rid, unnest(tokens) as w from texts),
+        known_words as (
+            select rid, w from words
+            where {hmac_sql("w")} in (select h from ops.known_people_hashes where kind = 'token')
+        )
+        select count(distinct rid) from ({token_sets_sql("known_words")}) sets
+        where {hmac_sql("k")} in (select h from ops.known_people_hashes where kind = 'name')
+    """

@@ -227,6 +227,15 @@ def content_scan(
         checks.append(
             ColumnCheck("*", "*", None, "content:known_people", "skipped", f"not in the warehouse: {', '.join(missing)}")
         )
+    known_names = bool(
+        key
+        and table_exists(con, "ops", "known_people_hashes")
+        and con.execute("select count(*) from ops.known_people_hashes where kind = 'name'").fetchone()[0]
+    )
+    if key and not known_names:
+        checks.append(
+            ColumnCheck("*", "*", None, "content:known_names", "skipped", "no known name hashes yet (ops.known_people_hashes)")
+        )
     text_columns: dict[str, list[str]] = {}
     if columns_to_scan is not None:
         text_columns = {t: list(c) for t, c in columns_to_scan.items() if c}
@@ -273,6 +282,13 @@ def content_scan(
                 ).fetchone()[0]
                 detail = f"{hits:,} value(s) of {how} are the name or email of a real owner or user (matched by keyed hash)"
                 checks.append(ColumnCheck(mart, column, cls, "content:known_people", "fail" if hits else "pass", detail))
+            if key and known_names:
+                hits = con.execute(pii.known_name_hits_sql("_zlv_scan", col)).fetchone()[0]
+                detail = (
+                    f"{hits:,} value(s) of {how} contain a real owner's or user's name, in any order, case or accents "
+                    "(token sets matched by keyed hash)"
+                )
+                checks.append(ColumnCheck(mart, column, cls, "content:known_names", "fail" if hits else "pass", detail))
     con.execute("drop table if exists _zlv_scan")
     return checks
 
