@@ -304,9 +304,11 @@ def record_known_names(con, source: str, relation: str, name_expression: str) ->
         f"from {relation}) where len(tokens) between 2 and {NAME_MAX_TOKENS}"
     )
     con.execute(
-        "insert into ops.known_people_hashes "
-        f"select distinct ?, 'token', {hmac_sql('w')} from _zlv_name_tokens "
-        f"union select distinct ?, 'name', {hmac_sql('k')} from ({token_sets_sql('_zlv_name_tokens')})",
+        "insert into ops.known_people_hashes select * from ("
+        f"select distinct ? as source, 'token' as kind, {hmac_sql('w')} as h from _zlv_name_tokens "
+        f"union select distinct ?, 'name', {hmac_sql('k')} from ({token_sets_sql('_zlv_name_tokens')})"
+        ") new where not exists (select 1 from ops.known_people_hashes old "
+        "where old.source = new.source and old.kind = new.kind and old.h = new.h)",
         [source, source],
     )
     con.execute("drop table _zlv_name_tokens")

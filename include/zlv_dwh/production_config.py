@@ -56,6 +56,10 @@ class TableSpec:
     # PostgreSQL counted updates although the watermark cannot show them (append-only tables whose
     # rows are blanked in place, e.g. an erased event payload): `reload` re-reads the whole table.
     updates_in_place: str = "ignore"
+    # Columns that together hold a real person's name (e.g. (first_name, last_name)): read at each
+    # load only to store the keyed hashes of their tokens (ops.known_people_hashes) the RGPD audit
+    # matches the marts against; whatever their own treatment (usually drop), never copied for this.
+    known_names: tuple[tuple[str, ...], ...] = ()
     keep_unclassified: bool = False
 
     def __post_init__(self):
@@ -214,6 +218,7 @@ class TableDeclaration(Strict):
     updates_in_place: Literal["ignore", "reload"] = "ignore"
     row_filter: str | None = None
     description: str | None = None
+    known_names: list[list[str]] = []
     columns: dict[str, Treatment] = Field(min_length=1)
 
     @model_validator(mode="before")
@@ -252,6 +257,10 @@ class TableDeclaration(Strict):
                     raise ValueError(f"{kind} column {name} has no treatment in columns{close_match(name, self.columns)}")
                 if treatment != "keep":
                     raise ValueError(f"{kind} column {name} must be kept in clear (its treatment is {treatment!r})")
+        for group in self.known_names:
+            for name in group:
+                if name not in self.columns:
+                    raise ValueError(f"known_names column {name} has no treatment in columns{close_match(name, self.columns)}")
         if self.watermark_fallback and self.columns.get(self.watermark_fallback) != "keep":
             raise ValueError(f"watermark_fallback column {self.watermark_fallback} must be declared keep")
         for column, treatment in self.columns.items():
@@ -303,6 +312,7 @@ def _spec(name: str, decl: TableDeclaration, defaults: TableDefaults) -> TableSp
         json_keys=json_keys,
         row_filter=decl.row_filter,
         updates_in_place=decl.updates_in_place,
+        known_names=tuple(tuple(group) for group in decl.known_names if group),
     )
 
 
