@@ -168,7 +168,7 @@ def child_prepare(p: dict) -> dict:
     import psycopg
 
     from zlv_dwh import ingest_files, ingest_postgres
-    from zlv_dwh.demo import generate
+    from zlv_dwh.demo import generate, run
 
     out: dict = {}
     started = time.perf_counter()
@@ -186,7 +186,9 @@ def child_prepare(p: dict) -> dict:
 
     warehouse, ext_dir = Path(p["warehouse"]), Path(p["ext_dir"])
     run_id = f"bench_dbt_{uuid.uuid4().hex[:8]}"
-    dsn = " ".join(f"{k}={v}" for k, v in psycopg.conninfo.conninfo_to_dict(db_url).items())
+    # The loads refuse a login that could write: read as the demo does, through a SELECT-only login.
+    reader_url = run.create_reader(db_url, role="zlv_bench_reader")
+    dsn = " ".join(f"{k}={v}" for k, v in psycopg.conninfo.conninfo_to_dict(reader_url).items())
     common = {"warehouse": warehouse, "run_id": run_id, "extension_dir": ext_dir}
     started = time.perf_counter()
     ingest_postgres.ingest_all(ingest_postgres.load_config(), pg_dsn=dsn, key=HASH_KEY, **common)

@@ -214,14 +214,29 @@ def _ingest_result(result) -> dict:
     return out
 
 
+def _loader_dsn(p: dict) -> str:
+    """What ours loads with: a SELECT-only login on the bench database (the loads refuse a login that
+    could write), or the DSN itself with a checkout older than that check."""
+    try:
+        from zlv_dwh.demo.services import create_reader
+    except ImportError:
+        return p["dsn"]
+    import secrets
+
+    import psycopg
+
+    url = create_reader(p["dsn"], "zlv_bench_reader", secrets.token_hex(16))
+    return " ".join(f"{k}={v}" for k, v in psycopg.conninfo.conninfo_to_dict(url).items())
+
+
 def child_ours_full(p: dict) -> dict:
     from zlv_dwh import ingest_postgres as ip
 
     spec = ip.TableSpec(name=p["table"], primary_key=("id",), mode="full", keep_unclassified=True)
-    db = Path(p["db"])
+    db, dsn = Path(p["db"]), _loader_dsn(p)
     started = time.perf_counter()
     result = ip.ingest_table(
-        spec, pg_dsn=p["dsn"], warehouse=db, run_id="bench-full", key=b"bench-key", extension_dir=Path(p["ext_dir"])
+        spec, pg_dsn=dsn, warehouse=db, run_id="bench-full", key=b"bench-key", extension_dir=Path(p["ext_dir"])
     )
     out = {"seconds": time.perf_counter() - started, **_ingest_result(result)}
     out["types"] = _duckdb_types(db, "raw_production", p["table"])
@@ -238,11 +253,11 @@ def child_ours_incremental(p: dict) -> dict:
         kwargs["keep_unclassified"] = True
     if "deletes" in fields:
         kwargs["deletes"] = "apply"
-    db = Path(p["db"])
+    db, dsn = Path(p["db"]), _loader_dsn(p)
     started = time.perf_counter()
     result = ip.ingest_table(
         ip.TableSpec(**kwargs),
-        pg_dsn=p["dsn"],
+        pg_dsn=dsn,
         warehouse=db,
         run_id=f"bench-{p['step']}",
         key=b"bench-key",

@@ -60,6 +60,19 @@ def scratch_database(admin_url: str, prefix: str):
         con.execute(f'drop database if exists "{name}" with (force)')
 
 
+@contextmanager
+def reader_login(admin_url: str, prefix: str, password: str | None = None):
+    """A SELECT-only login with read-only sessions on the database of `admin_url` (an admin URL;
+    the tables it creates later are readable too), made as the demo makes zlv_dwh_reader; yields
+    its URL, then drops it. One name per test run: the role is server-wide."""
+    role = f"{prefix}_{os.getpid()}"
+    url = services.create_reader(admin_url, role, password) if password else run.create_reader(admin_url, role)
+    try:
+        yield url
+    finally:
+        services.drop_reader(admin_url, role)
+
+
 def keyword_dsn(url: str) -> str:
     """A database URL as a libpq keyword DSN, as the ingestion receives it."""
     return " ".join(f"{k}={v}" for k, v in psycopg.conninfo.conninfo_to_dict(url).items())
@@ -80,8 +93,16 @@ def production_db(pg_admin, demo):
 
 
 @pytest.fixture(scope="session")
-def production_dsn(production_db) -> str:
-    return keyword_dsn(production_db)
+def production_reader(production_db) -> str:
+    """URL of the SELECT-only login on production_db: every load reads with it (the loads refuse
+    the admin's login)."""
+    with reader_login(production_db, "zlv_test_reader") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def production_dsn(production_reader) -> str:
+    return keyword_dsn(production_reader)
 
 
 @pytest.fixture(scope="session")
@@ -141,8 +162,9 @@ def smtp_server():
 
 
 @pytest.fixture(scope="session")
-def pipeline_stack(state_dir, production_db, s3_service, smtp_server):
-    """Builds a demo.run.Stack on the test services: own state folder and bucket, alerts to the test mailbox."""
+def pipeline_stack(state_dir, production_db, production_reader, s3_service, smtp_server):
+    """Builds a demo.run.Stack on the test services: own state folder and bucket, alerts to the test
+    mailbox, production read with the SELECT-only login (as run.generate_sources sets it)."""
 
     def build(name: str, bucket: str) -> run.Stack:
         access, secret = services.s3_credentials()
@@ -155,6 +177,7 @@ def pipeline_stack(state_dir, production_db, s3_service, smtp_server):
             TEST_HASH_KEY.decode(),
             bucket=bucket,
             smtp=(smtp_server.host, smtp_server.port),
+            reader_url=production_reader,
         )
 
     return build

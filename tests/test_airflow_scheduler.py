@@ -11,7 +11,7 @@ transform DAG, however many asset events there were, must succeed."""
 
 import pytest
 
-from conftest import TEST_HASH_KEY, keyword_dsn, scratch_database
+from conftest import TEST_HASH_KEY, scratch_database
 from zlv_dwh import ingest_files, ingest_postgres
 from zlv_dwh.demo import generate
 from zlv_dwh.demo.airflow_stack import AirflowStack
@@ -24,14 +24,14 @@ PAUSED = {"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"}
 
 
 @pytest.fixture(scope="module")
-def airflow(pipeline_stack, pg_admin, production_db, demo):
+def airflow(pipeline_stack, pg_admin, production_dsn, demo):
     stack = pipeline_stack("scheduler", bucket="zlv-scheduler")
     access, secret = stack.s3_access_key, stack.s3_secret_key
     generate.upload_files(demo, stack.s3_url, access, secret, stack.bucket)
     # The raw zone exists before Airflow starts (as on a running deployment): unpausing the transform
     # DAG also runs its latest daily interval, which must find data to build from.
     common = {"warehouse": stack.paths.warehouse, "run_id": "preload", "extension_dir": stack.paths.extension_dir}
-    ingest_postgres.ingest_all(ingest_postgres.load_config(), pg_dsn=keyword_dsn(production_db), key=TEST_HASH_KEY, **common)
+    ingest_postgres.ingest_all(ingest_postgres.load_config(), pg_dsn=production_dsn, key=TEST_HASH_KEY, **common)
     s3 = ingest_files.S3Settings(stack.s3_url, access, secret)
     ingest_files.ingest_all(ingest_files.load_config(), s3=s3, bucket=stack.bucket, hash_key=TEST_HASH_KEY, **common)
     with scratch_database(pg_admin, "zlv_airflow_meta") as url:

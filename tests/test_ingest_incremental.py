@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from conftest import TEST_HASH_KEY, keyword_dsn, scratch_database
+from conftest import TEST_HASH_KEY, keyword_dsn, reader_login, scratch_database
 from zlv_dwh import ingest_postgres as ip
 from zlv_dwh import pii
 
@@ -29,7 +29,9 @@ def source_db(pg_admin):
 
 @pytest.fixture(scope="module")
 def dsn(source_db):
-    return keyword_dsn(source_db)
+    """The loads read through a SELECT-only login (they refuse the admin's)."""
+    with reader_login(source_db, "zlv_incr_reader") as url:
+        yield keyword_dsn(url)
 
 
 @pytest.fixture

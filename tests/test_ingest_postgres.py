@@ -121,6 +121,38 @@ def test_a_connection_error_never_reveals_the_password(wh, ext):
     with pytest.raises(ip.IngestError) as failure:
         _ingest("owners", dsn, wh, ext)
     assert "S3cr3t" not in str(failure.value) and failure.value.__cause__ is None
-    assert "password=***" in str(failure.value)
+    assert 'role "no_such_role" does not exist' in str(failure.value)  # the login check's connection, first
     logged = duckdb.connect(str(wh), read_only=True).execute("select error from ops.load_log").fetchone()[0]
     assert "S3cr3t" not in logged and "no_such_role" in logged
+    # DuckDB's attach echoes the connection string in its error: the load reports it redacted.
+    from zlv_dwh.warehouse import connect, quote_literal
+
+    with connect(wh.with_name("attach.duckdb"), extensions=["postgres"], extension_dir=ext) as con:
+        with pytest.raises(duckdb.Error) as echoed:
+            con.execute(f"attach {quote_literal(ip.read_only_dsn(dsn))} as pg (type postgres, read_only)")
+    assert "S3cr3t" not in ip.readable(str(echoed.value)) and "password=***" in ip.readable(str(echoed.value))
+
+
+def test_owners_and_users_names_leave_only_keyed_token_hashes_for_the_audit(production_dsn, demo, wh, ext):
+    """users.first_name / last_name are dropped and owners.full_name pseudonymised, yet their
+    keyed token hashes let the audit find a name in another order or case in a mart."""
+    _ingest("users", production_dsn, wh, ext)
+    _ingest("owners", production_dsn, wh, ext)
+    user = next(u for u in demo.tables["users"] if u["first_name"] and u["last_name"])
+    owner = next(o for o in demo.tables["owners"] if len(o["full_name"].split()) >= 2)
+    with duckdb.connect(str(wh)) as con:
+        sources = dict(con.execute("select source, count(*) from ops.known_people_hashes group by 1").fetchall())
+        assert set(sources) == {"users.first_name+last_name", "owners.full_name"} and min(sources.values()) > 10
+        stored = " ".join(h for (h,) in con.execute("select h from ops.known_people_hashes").fetchall())
+        assert user["last_name"].lower() not in stored.lower() and all(len(h) == 64 for h in stored.split())
+        pii.install_key(con, TEST_HASH_KEY)
+        texts = [
+            f"Dossier de {user['last_name'].upper()} {user['first_name']}",
+            " ".join(reversed(owner["full_name"].split())).lower(),
+        ]
+        con.execute("create temp table scanned as select unnest(?) as v", [texts])
+        assert con.execute(pii.known_name_hits_sql("scanned", "v")).fetchone()[0] == 2
+    _ingest("users", production_dsn, wh, ext, run_id="run-2")  # an incremental load adds no duplicate
+    with duckdb.connect(str(wh)) as con:
+        again = dict(con.execute("select source, count(*) from ops.known_people_hashes group by 1").fetchall())
+    assert again == sources

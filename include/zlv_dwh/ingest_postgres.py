@@ -1,8 +1,9 @@
 """Copy the declared production PostgreSQL tables into raw_production, read-only at the source.
 
 The source session is opened with `default_transaction_read_only=on` and attached READ_ONLY, so
-PostgreSQL itself refuses any write through it. Dropped columns are never selected; pseudonymised
-columns are hashed (keyed) before they are stored.
+PostgreSQL itself refuses any write through it; before that, every load proves the login itself
+can only read (source_guard), since a session can switch its own read-only mode off. Dropped
+columns are never selected; pseudonymised columns are hashed (keyed) before they are stored.
 
 Everything a load changes — the rows, the watermark, the source-schema snapshot and its load-log
 row — commits in one DuckDB transaction: a failed or killed load leaves the previous table and
@@ -350,6 +351,9 @@ def ingest_table(
         # Before the attach: once it is there, catalog views list PostgreSQL's tables too (a query).
         loaded_before = table_exists(con, target_schema, spec.name)
         try:
+            from zlv_dwh.source_guard import check_read_only_login  # it imports IngestError from here
+
+            check_read_only_login(pg_dsn)  # the session's read-only mode alone is switchable by the session
             con.execute(f"attach {quote_literal(read_only_dsn(pg_dsn))} as pg (type postgres, read_only)")
             columns = source_columns(con, source_schema, spec.name)
             snapshot = source_snapshot(con, spec.name)
@@ -395,6 +399,10 @@ def ingest_table(
                     log.info("production table %s: full reload (%s)", spec.name, reload_reason)
             key_enforced = source_enforces_key(con, source_schema, spec.name, spec.primary_key)
             _finish(con, spec, target_schema, record, check_key=not key_enforced, signatures=signatures)
+            if spec.known_names:
+                incremental = record.watermark_from is not None and record.mode == spec.mode == "incremental"
+                since = dt.datetime.fromisoformat(record.watermark_from) - spec.overlap if incremental else None
+                _record_known_names(con, spec, source_schema, key, since)
             current = [(c, t, treatment) for c, t, treatment in read]
             if snapshot != current:  # the schema snapshot, rewritten only when it changed
                 con.execute("delete from ops.source_columns where table_name = ?", [spec.name])
@@ -412,7 +420,7 @@ def ingest_table(
             record.schema_changes = []
             load_log.write(con, record, "failed", message)
             # Not chained: the original exception's text may hold the connection string.
-            raise (SchemaDriftError if isinstance(exc, SchemaDriftError) else IngestError)(message) from None
+            raise (type(exc) if isinstance(exc, IngestError) else IngestError)(message) from None
     if record.future_watermark_rows:
         log.warning(
             "production table %s: %d row(s) have a watermark later than now + %s (e.g. %s): the committed watermark "
@@ -467,6 +475,23 @@ def _full(con, spec, read, select, source_schema, target_schema, record) -> None
     con.execute(f"create or replace table {target} as select {', '.join(select)} from {source}")
     record.rows_read = record.rows_inserted = con.execute(f"select count(*) from {target}").fetchone()[0]
     record.rows_updated = record.rows_deleted = 0
+
+
+def _record_known_names(con, spec: TableSpec, source_schema: str, key: bytes | None, since: dt.datetime | None) -> None:
+    """The keyed token hashes of the names in spec.known_names (pii.record_known_names), from the
+    rows of this load: every row on a full load (the set is rebuilt), the increment's otherwise.
+    The names are read from PostgreSQL into this process's memory only, hashed, never stored."""
+    pii.install_key(con, pii.require_key(key))
+    con.execute(pii.KNOWN_PEOPLE_DDL)
+    where = [f"{spec.watermark_sql()} > {quote_literal(since.isoformat())}::timestamptz"] if since else []
+    for group in spec.known_names:
+        source = f"{spec.name}.{'+'.join(group)}"
+        if since is None:
+            con.execute("delete from ops.known_people_hashes where source = ?", [source])
+        relation = _pg(_pg_query(spec, list(group), source_schema, where))
+        name = "concat_ws(' ', " + ", ".join(quote_ident(c) for c in group) + ")"
+        stored = pii.record_known_names(con, source, f"(select {name} as name from {relation})", "name")
+        log.info("production table %s: %d keyed name hash(es) for the RGPD audit from %s", spec.name, stored, "+".join(group))
 
 
 def _watermark_limit(spec: TableSpec) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import http.server
-import os
 import threading
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import duckdb
 import psycopg
 import pytest
 
-from conftest import keyword_dsn, scratch_database
+from conftest import keyword_dsn, reader_login, scratch_database
 from faults.ledger import TEST_PG_PASSWORD
 
 
@@ -26,18 +25,10 @@ def fault_db(pg_admin):
 
 @pytest.fixture(scope="session")
 def loader_dsn(fault_db):
-    """The loader's DSN: a login that may only read, with a password (to prove it never leaks)."""
-    role = f"zlv_fault_loader_{os.getpid()}"
-    with psycopg.connect(fault_db, autocommit=True) as con:
-        con.execute(f'drop role if exists "{role}"')
-        con.execute(f"create role \"{role}\" login password '{TEST_PG_PASSWORD}'")
-        con.execute(f'grant usage on schema public to "{role}"')
-        con.execute(f'alter default privileges in schema public grant select on tables to "{role}"')
-    dsn = keyword_dsn(psycopg.conninfo.make_conninfo(fault_db, user=role, password=TEST_PG_PASSWORD))
-    yield dsn + " application_name=zlv_fault_loader"
-    with psycopg.connect(fault_db, autocommit=True) as con:
-        con.execute(f'drop owned by "{role}"')
-        con.execute(f'drop role if exists "{role}"')
+    """The loader's DSN: a SELECT-only login with read-only sessions (the loads refuse any other),
+    with a password (to prove it never leaks)."""
+    with reader_login(fault_db, "zlv_fault_loader", password=TEST_PG_PASSWORD) as url:
+        yield keyword_dsn(url) + " application_name=zlv_fault_loader"
 
 
 def pg(url: str, *sql: str) -> None:

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from zlv_dwh import summary
@@ -24,6 +24,7 @@ from zlv_dwh.settings import REPO_ROOT, Paths, warehouse_backend
 DAG_ORDER = ["zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff", "zlv_transform"]
 DEMO_DATABASE = "zlv_demo_production"
 DEMO_LAKE_CATALOG = "zlv_demo_lake_catalog"
+READER_ROLE = "zlv_dwh_reader"  # the demo's production login, SELECT only (README.md, 'The production login')
 BIN = Path(sys.executable).parent
 
 
@@ -40,7 +41,7 @@ class Stack:
     """Where the pipeline's sources are and where its state goes."""
 
     state_dir: Path
-    production_url: str  # postgresql://user@host:port/db
+    production_url: str  # postgresql://user@host:port/db, the admin's: the demo data is written with it
     s3_url: str
     s3_access_key: str
     s3_secret_key: str
@@ -51,6 +52,9 @@ class Stack:
     # A PostgreSQL URL: the warehouse is then a DuckLake with this catalog and its Parquet in the
     # stack's bucket under warehouse/ (docs/DUCKLAKE.md); None: the DuckDB file.
     lake_catalog: str | None = None
+    # The login the pipeline reads production with (create_reader; it holds a password): the
+    # loads refuse any login that could write, the admin's included.
+    reader_url: str | None = field(default=None, repr=False)
 
     @property
     def paths(self) -> Paths:
@@ -77,7 +81,7 @@ class Stack:
             **self.paths.dbt_env(),
             "ZLV_PSEUDONYMISATION_KEY": self.pseudonymisation_key,
             "ZLV_S3_BUCKET": self.bucket,
-            "AIRFLOW_CONN_ZLV_PRODUCTION": self.production_url,
+            "AIRFLOW_CONN_ZLV_PRODUCTION": self.reader_url or self.production_url,
             "AIRFLOW_CONN_ZLV_S3": json.dumps(
                 {
                     "conn_type": "aws",
@@ -125,13 +129,22 @@ def generate_sources(stack: Stack, admin_pg_url: str, seed: int, scale: int) -> 
     demo = generate.build(seed=seed, scale=scale)
     db_url = services.recreate_database(admin_pg_url, stack.production_url.rsplit("/", 1)[1])
     generate.write_production(demo, db_url)
+    stack.reader_url = create_reader(db_url)
     say(
         f"  production database {stack.production_url.rsplit('/', 1)[1]}: "
         + ", ".join(f"{t} {n}" for t, n in generate.production_row_counts(demo).items())
     )
+    say(f"  the pipeline reads it as {READER_ROLE} (SELECT only, read-only sessions)")
     generate.upload_files(demo, stack.s3_url, stack.s3_access_key, stack.s3_secret_key, stack.bucket)
     say(f"  {len(demo.files)} LOCOMVAC / FF files uploaded to s3://{stack.bucket}/lake/cerema/")
     return demo
+
+
+def create_reader(db_url: str, role: str = READER_ROLE) -> str:
+    """The production login of the demo on the database of `db_url` (an admin URL), created or
+    updated: SELECT only, read-only sessions, a new random password each run (the server may ask
+    for one); returns its URL, which only AIRFLOW_CONN_ZLV_PRODUCTION carries."""
+    return services.create_reader(db_url, role, secrets.token_hex(16))
 
 
 def build_manifest(env: dict, dbt_project_dir: Path, log_dir: Path) -> None:

@@ -15,12 +15,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+
+from zlv_dwh import source_guard
 
 DEMO_S3_ACCESS_KEY = "zlv-demo-access-key"
 DEMO_S3_SECRET_KEY = "zlv-demo-secret-key"
@@ -189,6 +192,34 @@ def recreate_database(admin_url: str, name: str) -> str:
         con.execute(f'drop database if exists "{name}" with (force)')
         con.execute(f'create database "{name}"')
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def create_reader(db_url: str, role: str, password: str, schemas: tuple[str, ...] = ("public",)) -> str:
+    """Create (or bring back to) a SELECT-only login with read-only sessions on the database of
+    `db_url` (an admin URL or keyword DSN: the tables it creates later are readable too); returns
+    the login's URL. The password is only in that URL, for the caller to hand to the connection
+    that needs it."""
+    with psycopg.connect(db_url, autocommit=True) as con:
+        exists = con.execute("select 1 from pg_roles where rolname = %s", [role]).fetchone() is not None
+        owner, database = con.execute("select current_user, current_database()").fetchone()
+        for statement in source_guard.reader_setup_sql(role, database, owner, password, schemas, create=not exists):
+            con.execute(statement)
+    params = {k: str(v) for k, v in psycopg.conninfo.conninfo_to_dict(db_url).items() if k not in ("user", "password")}
+    host = urllib.parse.quote(params.pop("host", "localhost"), safe="")
+    port = f":{params.pop('port')}" if "port" in params else ""
+    database = urllib.parse.quote(params.pop("dbname", ""), safe="")
+    query = f"?{urllib.parse.urlencode(params)}" if params else ""
+    login = f"{urllib.parse.quote(role, safe='')}:{urllib.parse.quote(password, safe='')}"
+    return f"postgresql://{login}@{host}{port}/{database}{query}"
+
+
+def drop_reader(db_url: str, role: str) -> None:
+    """Drop a login made by create_reader: its grants in the database of `db_url` (an admin URL), then the role."""
+    with psycopg.connect(db_url, autocommit=True) as con:
+        if con.execute("select 1 from pg_roles where rolname = %s", [role]).fetchone():
+            quoted = '"' + role.replace('"', '""') + '"'
+            con.execute(f"drop owned by {quoted}")
+            con.execute(f"drop role {quoted}")
 
 
 def start_s3(say: Callable[[str], None] = print) -> Service:
