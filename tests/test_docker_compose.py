@@ -481,12 +481,14 @@ def test_env_example_profiles_exist(services: dict, env_example: dict[str, str])
 def test_env_example_connections_point_at_the_demo_services(env_example: dict[str, str]) -> None:
     """As shipped, .env.example runs the demo: its connections reach the demo database and Mailpit."""
     production = urllib.parse.urlsplit(env_example["AIRFLOW_CONN_ZLV_PRODUCTION"])
+    # the seeder's read-only login, not the owner account (the loader refuses a login that can write)
     assert (production.hostname, production.username, production.password, production.path.lstrip("/")) == (
         "demo-production",
-        env_example["DEMO_PRODUCTION_USER"],
-        env_example["DEMO_PRODUCTION_PASSWORD"],
+        env_example["DEMO_READER_USER"],
+        env_example["DEMO_READER_PASSWORD"],
         env_example["DEMO_PRODUCTION_DB"],
     )
+    assert env_example["DEMO_READER_USER"] != env_example["DEMO_PRODUCTION_USER"]
     smtp = json.loads(env_example["AIRFLOW_CONN_ZLV_SMTP"])
     assert (smtp["conn_type"], smtp["host"], smtp["port"]) == ("smtp", "mailpit", 1025)
     assert smtp["extra"]["from_email"]

@@ -813,6 +813,13 @@ def main(argv: list[str] | None = None) -> int:
         print("production tables written: " + ", ".join(f"{t} {n}" for t, n in production_row_counts(demo).items()))
     else:
         print("production tables already there, kept (--replace recreates them)")
+    reader_password = os.environ.get("ZLV_DEMO_READER_PASSWORD")
+    if reader_password:  # the SELECT-only login Airflow reads with (source_guard refuses the owner account)
+        from zlv_dwh.demo import services
+
+        role = os.environ.get("ZLV_DEMO_READER_USER", "zlv_dwh_reader")
+        services.create_reader(db_url, role, reader_password)
+        print(f"read-only login {role} ready (SELECT only, sessions read-only)")
     if not args.skip_files:
         upload_files(
             demo, s3_url, os.environ.get("ZLV_DEMO_S3_ACCESS_KEY", ""), os.environ.get("ZLV_DEMO_S3_SECRET_KEY", ""), args.bucket
