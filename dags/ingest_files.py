@@ -21,11 +21,19 @@ nothing when no object changed (ETags). `list_objects` lists the objects; `load_
 an object whose ETag is already in `ops.file_manifest` is skipped, a new or replaced one replaces the
 rows it feeds in one transaction. `finish` marks objects gone from storage and reports the run.
 
-**On failure**: a file that breaks its contract (columns, types, encoding, truncated gzip, too many
-malformed lines, duplicate keys) is *quarantined*: `finish` fails and names the file, the column, what
-was expected and what was found (also in `ops.file_manifest.reason` and `ops.load_log`); the other
-files are loaded. Fix or replace the file in the bucket, then trigger this DAG again. A failed
-`load_object` (storage unreachable) is retried on its own.
+Columns are read **by name** (any order; columns not in the contract are not read and are listed in
+`ops.file_manifest.columns_ignored`); the encoding and the compression are read from the bytes (a
+mismatch with the declaration is reported in `ops.file_manifest.reason`); lines repeating the key
+follow the dataset's `on_duplicate_key` (LOVAC: one line per dwelling kept, as ZLV does, with the
+count and examples in the reason).
+
+**On failure**: a file that breaks its contract (a declared column missing, types, an undecodable
+byte, an unsupported archive such as 7z, truncated gzip, too many malformed lines, duplicate keys
+when the dataset quarantines them) is *quarantined*: `finish` fails and names the file, the column,
+the physical line, what was expected and what was found (also in `ops.file_manifest.reason` and
+`ops.load_log`); the other files are loaded. Fix or replace the file in the bucket, then trigger this
+DAG again. A `load_object` that fails on storage or the warehouse (unreachable, disk full) is
+retried on its own; `finish` still runs and reports every object.
 """
     with DAG(
         dag_id=f"zlv_ingest_{family.name}",
@@ -51,10 +59,10 @@ files are loaded. Fix or replace the file in the bucket, then trigger this DAG a
             context["object_key"] = ref["key"]
             return airflow_tasks.load_file_object(ref, context["run_id"])
 
-        @task(task_id="finish", pool=DUCKDB_POOL, retries=0, trigger_rule="none_failed", outlets=[Asset(RAW_ASSETS[family.name])])
+        @task(task_id="finish", pool=DUCKDB_POOL, retries=0, trigger_rule="all_done", outlets=[Asset(RAW_ASSETS[family.name])])
         def finish(family_name: str, refs: list[dict], outcomes: list[dict]) -> str:
-            """Report loaded / unchanged / quarantined / vanished objects; fail on a quarantine."""
-            return airflow_tasks.finish_file_family(family_name, refs, list(outcomes), get_current_context()["run_id"])
+            """Report every object (loaded / unchanged / quarantined / failed / vanished); fail on a quarantine or a failure."""
+            return airflow_tasks.finish_file_family(family_name, refs, list(outcomes or []), get_current_context()["run_id"])
 
         listed = list_objects(family.name)
         finish(family.name, listed, load_object.expand(ref=listed))

@@ -56,7 +56,8 @@ def test_the_shipped_file_families_parse_into_the_specs_the_ingestion_uses(monke
         "ff": ["ff_housing", "ff_owners"],
     }
     lovac = config.families["locomvac"].dataset("lovac")
-    assert (lovac.delimiter, lovac.encoding, lovac.compression, lovac.quote) == (";", "latin-1", "none", '"')
+    assert (lovac.delimiter, lovac.encoding, lovac.compression, lovac.quote) == (";", "windows-1252", "none", '"')
+    assert (lovac.on_duplicate_key, lovac.duplicate_order) == ("keep_first", ("debutvacance desc", "vlcad desc"))
     assert lovac.max_malformed_share == 0.001 and lovac.on_contract_error == "fail"  # from the file's defaults
     assert lovac.pseudonymise == ("ff_idpersonne_1", "ff_idpersonne_2") and len(lovac.columns) == 26
 

@@ -69,7 +69,7 @@ def test_one_dag_per_file_family_with_one_mapped_load_per_object(dagbag):
         load, finish = dag.get_task("load_object"), dag.get_task("finish")
         assert type(load).__name__.endswith("MappedOperator") and load.upstream_task_ids == {"list_objects"}
         assert finish.upstream_task_ids == {"list_objects", "load_object"} and finish.retries == 0
-        assert finish.trigger_rule == "none_failed" and [a.name for a in finish.outlets] == [RAW_ASSETS[family]]
+        assert finish.trigger_rule == "all_done" and [a.name for a in finish.outlets] == [RAW_ASSETS[family]]
 
 
 def test_every_duckdb_writer_uses_the_one_slot_pool(dagbag):

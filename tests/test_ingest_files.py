@@ -145,7 +145,9 @@ def test_a_renamed_column_is_quarantined_and_the_previous_rows_are_kept(s3, buck
     before = _q(wh, "select count(*), max(_loaded_at) from raw_locomvac.lovac where millesime = 2025")
     text = demo.files[LOVAC_2025].decode("latin-1").replace(";vlcad;", ";vlcad_euros;", 1)
     client.put_object(Bucket=bucket, Key=LOVAC_2025, Body=text.encode("latin-1"))
-    match = r"lovac/2025/raw.csv.*missing column\(s\) \['vlcad'\], unexpected column\(s\) \['vlcad_euros'\]"
+    match = (
+        r"lovac/2025/raw.csv.*missing column\(s\) \['vlcad'\] \(did you mean `vlcad_euros`\?\); add a rename under renames.2025"
+    )
     _quarantined(s3, bucket, wh, ext, "locomvac", LOVAC_2025, match)
     assert _q(wh, "select count(*), max(_loaded_at) from raw_locomvac.lovac where millesime = 2025") == before
     # Unchanged since: not retried, reported, the run does not fail again.
@@ -160,24 +162,38 @@ def test_a_wrong_delimiter_is_named(s3, bucket, client, demo, tmp_path, ext):
     _quarantined(s3, bucket, wh, ext, "locomvac", LOVAC_2025, r"lovac/2025/raw.csv.*wrong delimiter\?")
 
 
-def test_a_latin1_file_declared_utf8_is_quarantined_as_a_wrong_encoding(s3, bucket, client, demo, tmp_path, ext):
-    wh = tmp_path / "wh.duckdb"
-    # Accents in a kept column (dropped columns are never parsed, so their bytes do not matter).
+def _latin1_owners(demo, client, bucket):
+    """The FF owners file re-encoded in Latin-1 with accents in a kept column (declared utf-8)."""
     lines = _gz_lines(demo, OWNERS_2024)
     right = lines[0].split(",").index("ccodro")
     rows = [line.split(",") for line in lines[1:]]
     for fields in rows:
         fields[right] = "é" + fields[right]
     _put_lines(client, bucket, OWNERS_2024, lines[:1] + [",".join(f) for f in rows], encoding="latin-1")
-    _quarantined(
-        s3,
-        bucket,
-        wh,
-        ext,
-        "ff",
-        OWNERS_2024,
-        r"owners.csv.gz.*column ccodro: not valid utf-8 \(wrong encoding\?\) at line\(s\) \d",
+    return len(rows)
+
+
+def test_a_latin1_file_declared_utf8_is_decoded_as_what_it_is_and_reported(s3, bucket, client, demo, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    rows = _latin1_owners(demo, client, bucket)
+    report = _ingest("ff", s3[0], bucket, wh, ext)
+    outcome = next(o for o in report.outcomes if o.key == OWNERS_2024)
+    assert outcome.status == "loaded" and outcome.rows == rows
+    assert "declared utf-8, but the bytes are windows-1252: decoded as windows-1252" in outcome.reason
+    values = _q(wh, "select distinct left(ccodro, 1) from raw_ff.ff_owners where _source_key = ?", [OWNERS_2024])
+    assert values == [("é",)]  # no mojibake
+    assert _q(wh, "select encoding from ops.file_manifest where object_key = ?", [OWNERS_2024]) == [("windows-1252",)]
+
+
+def test_an_encoding_mismatch_quarantines_when_the_dataset_says_so(s3, bucket, client, demo, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    _latin1_owners(demo, client, bucket)
+    spec = CONFIG.families["ff"]
+    strict = dataclasses.replace(
+        spec, datasets=tuple(dataclasses.replace(ds, on_encoding_mismatch="quarantine") for ds in spec.datasets)
     )
+    with pytest.raises(fi.ContractError, match=r"owners.csv.gz.*declared utf-8, but the bytes are windows-1252"):
+        _ingest(strict, s3[0], bucket, wh, ext)
 
 
 def test_a_truncated_gzip_is_quarantined(s3, bucket, client, demo, tmp_path, ext):
@@ -192,6 +208,8 @@ def test_a_truncated_gzip_is_quarantined(s3, bucket, client, demo, tmp_path, ext
     [
         (b"", "empty file"),
         (b"\x1f\x8b" + b"not gzip at all", "not a valid gzip stream"),
+        (b"7z\xbc\xaf\x27\x1c" + b"\x00" * 40, r"a 7z archive, which is not read"),
+        (b"PK\x03\x04" + b"\x00" * 40, r"a zip archive, which is not read"),
     ],
 )
 def test_an_empty_or_corrupt_object_is_quarantined(s3, bucket, client, tmp_path, ext, body, match):
@@ -208,7 +226,9 @@ def test_a_header_without_rows_and_duplicate_keys_are_quarantined(s3, bucket, cl
     _quarantined(s3, bucket, wh, ext, "ff", FF_2024, "a header and no data row")
     _put_lines(client, bucket, FF_2024, lines + lines[1:3])
     with pytest.raises(
-        fi.ContractError, match=r"ff/2024/raw.csv.gz.*2 duplicate value\(s\) of key \(idlocal\) in millésime 2024"
+        fi.ContractError,
+        match=r"ff/2024/raw.csv.gz.*2 value\(s\) of key \(idlocal\) repeated on 4 line\(s\), e.g. \S+ at line\(s\) 2, "
+        + str(len(lines) + 1),
     ):
         _ingest("ff", s3[0], bucket, wh, ext, "dup")
 
@@ -343,3 +363,161 @@ def test_unreachable_storage_fails_clearly_and_loses_nothing(s3, bucket, tmp_pat
     assert _q(wh, "select status from ops.load_log where run_id = 'down'") == [("failed",)]
     assert _q(wh, "select distinct status from ops.file_manifest") == [("loaded",)]
     assert not (wh.parent / ".downloads").exists()
+
+
+def _lovac_lines(demo, key=LOVAC_2025):
+    return demo.files[key].decode("cp1252").splitlines()
+
+
+def _put_text(client, bucket, key, lines, encoding="cp1252", bom=False):
+    body = ("\n".join(lines) + "\n").encode(encoding)
+    client.put_object(Bucket=bucket, Key=key, Body=(b"\xef\xbb\xbf" if bom else b"") + body)
+
+
+def _lovac_rows(wh, key=LOVAC_2025):
+    return _q(
+        wh,
+        "select * exclude (_source_key, _loaded_at) from raw_locomvac.lovac where _source_key = ? order by ff_idlocal",
+        [key],
+    )
+
+
+def test_lovac_in_utf8_with_a_bom_and_cp1252_bytes_in_a_dropped_column_give_the_same_rows(
+    s3, bucket, client, demo, tmp_path, ext
+):
+    """The same LOVAC rows delivered as Windows-1252 with ’ and œ in a dropped column, and as UTF-8
+    with a BOM under a dataset declared windows-1252: identical raw rows (pseudonymised ids too)."""
+    lines = _lovac_lines(demo)
+    header = lines[0].split(";")
+    dropped = header.index("proprietaire")
+    marked = []
+    for line in lines[1:]:
+        fields = line.split(";")
+        fields[dropped] = "SCI L’ŒUVRE " + fields[dropped]
+        marked.append(";".join(fields))
+    wh1, wh2 = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    _put_text(client, bucket, LOVAC_2025, lines[:1] + marked, "cp1252")
+    first = _ingest("locomvac", s3[0], bucket, wh1, ext)
+    assert {o.key: o.status for o in first.outcomes}[LOVAC_2025] == "loaded"
+    _put_text(client, bucket, LOVAC_2025, lines[:1] + marked, "utf-8", bom=True)
+    second = _ingest("locomvac", s3[0], bucket, wh2, ext)
+    outcome = next(o for o in second.outcomes if o.key == LOVAC_2025)
+    assert outcome.status == "loaded" and "declared windows-1252, but the bytes are utf-8" in outcome.reason
+    assert _lovac_rows(wh1) == _lovac_rows(wh2) and len(_lovac_rows(wh1)) > 100
+    assert [r[0] for r in _q(wh2, "describe raw_locomvac.lovac")][0] == "annee"  # not "ï»¿annee"
+
+
+def test_lovac_columns_in_another_order_with_extra_columns_load_by_name(s3, bucket, client, demo, tmp_path, ext):
+    lines = _lovac_lines(demo)
+    wh1, wh2 = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    _ingest("locomvac", s3[0], bucket, wh1, ext)
+    header = lines[0].split(";")
+    order = list(range(len(header)))
+    random = __import__("random").Random(3)
+    random.shuffle(order)
+    shuffled = [";".join(([line.split(";")[i] for i in order]) + ["x", ""]) for line in lines]
+    shuffled[0] = ";".join([header[i] for i in order] + ["ff_ccogrm_1", ""])
+    _put_text(client, bucket, LOVAC_2025, shuffled)
+    report = _ingest("locomvac", s3[0], bucket, wh2, ext)
+    outcome = next(o for o in report.outcomes if o.key == LOVAC_2025)
+    assert outcome.status == "loaded" and "2 column(s) not in the contract, not read: ff_ccogrm_1, _unnamed_" in outcome.reason
+    assert _lovac_rows(wh1) == _lovac_rows(wh2)
+    ignored = _q(wh2, "select columns_ignored from ops.file_manifest where object_key = ?", [LOVAC_2025])
+    assert ignored[0][0].startswith("ff_ccogrm_1")
+
+
+def test_a_renamed_column_loads_through_the_rename_map_of_its_millesime(s3, bucket, client, demo, tmp_path, ext):
+    lines = _lovac_lines(demo)
+    lines[0] = lines[0].replace(";debutvacance;", ";debut_vacance;", 1)
+    _put_text(client, bucket, LOVAC_2025, lines)
+    spec = CONFIG.families["locomvac"]
+    renamed = dataclasses.replace(
+        spec, datasets=tuple(dataclasses.replace(ds, renames={2025: {"debut_vacance": "debutvacance"}}) for ds in spec.datasets)
+    )
+    report = _ingest(renamed, s3[0], bucket, tmp_path / "wh.duckdb", ext)
+    outcome = next(o for o in report.outcomes if o.key == LOVAC_2025)
+    assert outcome.status == "loaded" and "renamed for 2025: debut_vacance -> debutvacance" in outcome.reason
+    assert _q(tmp_path / "wh.duckdb", "select count(debutvacance) > 0 from raw_locomvac.lovac where millesime = 2025") == [
+        (True,)
+    ]
+
+
+def test_repeated_local_ids_keep_one_line_per_dwelling_as_zlv_does_and_are_reported(s3, bucket, client, demo, tmp_path, ext):
+    lines = _lovac_lines(demo)
+    header = lines[0].split(";")
+    start, vlcad = header.index("debutvacance"), header.index("vlcad")
+    repeated = lines[1].split(";")
+    repeated[start] = str(int(repeated[start] or 2000) + 1)  # a later vacancy start: this line is the one kept
+    repeated[vlcad] = "1"
+    older = lines[2].split(";")
+    older[start] = str(int(older[start] or 2000) - 1)  # an earlier start: the original line is kept
+    _put_text(client, bucket, LOVAC_2025, lines + [";".join(repeated), ";".join(older)])
+    wh = tmp_path / "wh.duckdb"
+    report = _ingest("locomvac", s3[0], bucket, wh, ext)
+    outcome = next(o for o in report.outcomes if o.key == LOVAC_2025)
+    n = len(lines)
+    assert outcome.status == "loaded" and outcome.rows == n - 1
+    assert "2 value(s) of key (ff_idlocal) repeated on 4 line(s)" in outcome.reason
+    assert (
+        f"at line(s) 2, {n + 1}" in outcome.reason
+        and "kept the first line of each by debutvacance desc, vlcad desc" in outcome.reason
+    )
+    kept = dict(
+        _q(
+            wh,
+            "select ff_idlocal, vlcad from raw_locomvac.lovac where millesime = 2025 and ff_idlocal in (?, ?)",
+            [repeated[header.index("ff_idlocal")], older[header.index("ff_idlocal")]],
+        )
+    )
+    assert kept[repeated[header.index("ff_idlocal")]] == 1  # the later vacancy start won
+    assert kept[older[header.index("ff_idlocal")]] == int(lines[2].split(";")[vlcad])  # the original line stayed
+
+
+def test_reject_lines_are_physical_lines_after_a_quoted_newline(s3, bucket, client, demo, tmp_path, ext):
+    lines = _gz_lines(demo, FF_2024)
+    header = lines[0].split(",")
+    idbat, year = header.index("idbat"), header.index("jannath")
+    quoted = lines[2].split(",")
+    quoted[idbat] = '"B\nÂT"'  # a value spanning two physical lines (record 2 = lines 3-4)
+    bad = lines[6].split(",")
+    bad[year] = "not-a-year"  # record 6: physical line 8
+    lines[2], lines[6] = ",".join(quoted), ",".join(bad)
+    _put_lines(client, bucket, FF_2024, lines)
+    spec = CONFIG.families["ff"]
+    lenient = dataclasses.replace(spec, datasets=tuple(dataclasses.replace(ds, max_malformed_share=0.01) for ds in spec.datasets))
+    wh = tmp_path / "wh.duckdb"
+    report = _ingest(lenient, s3[0], bucket, wh, ext)
+    outcome = next(o for o in report.outcomes if o.key == FF_2024)
+    assert "column jannath: value not INTEGER at line(s) 8 (1 line(s))" in outcome.reason, outcome.reason
+    assert _q(wh, "select line from ops.file_rejects where object_key = ?", [FF_2024]) == [(8,)]
+
+
+def test_one_object_failing_on_storage_does_not_stop_the_family(s3, bucket, client, demo, tmp_path, ext, monkeypatch):
+    real_download = fi.download
+
+    def flaky(client_, ref, ds, folder):
+        if ref.key == FF_2024:
+            raise fi.FileIngestError(f"file {ref.url}: storage unreachable (ConnectTimeoutError)")
+        return real_download(client_, ref, ds, folder)
+
+    monkeypatch.setattr(fi, "download", flaky)
+    wh = tmp_path / "wh.duckdb"
+    with pytest.raises(
+        fi.FileIngestError, match=r"1 file\(s\) of family ff could not be read \(the others were\).*2024/raw.csv.gz"
+    ):
+        _ingest("ff", s3[0], bucket, wh, ext)
+    statuses = dict(_q(wh, "select object_key, status from ops.file_manifest"))
+    assert FF_2024 not in statuses and statuses[OWNERS_2024] == "loaded"
+    assert (
+        len([s for s in statuses.values() if s == "loaded"])
+        == len([k for k in demo.files if k.startswith("lake/cerema/ff/")]) - 1
+    )
+
+
+def test_a_gzip_body_under_a_plain_key_is_read_as_gzip_and_reported(s3, bucket, client, demo, tmp_path, ext):
+    body = demo.files[LOVAC_2025]
+    client.put_object(Bucket=bucket, Key=LOVAC_2025, Body=gzip.compress(body))
+    wh = tmp_path / "wh.duckdb"
+    report = _ingest("locomvac", s3[0], bucket, wh, ext)
+    outcome = next(o for o in report.outcomes if o.key == LOVAC_2025)
+    assert outcome.status == "loaded" and "compression read from the bytes: gzip (declared none" in outcome.reason

@@ -117,13 +117,27 @@ def load_file_object(ref: dict, run_id: str) -> dict:
     return outcome.as_dict()
 
 
-def finish_file_family(family: str, refs: list[dict], outcomes: list[dict], run_id: str) -> str:
+def finish_file_family(family: str, refs: list[dict], outcomes: list[dict | None], run_id: str) -> str:
+    """Runs whatever the load tasks did (trigger rule all_done): an object whose task failed has no
+    outcome and is reported as failed, so every object of the run is in the report."""
     config, paths = ingest_files.load_config(), Paths.from_env()
+    known = [ingest_files.ObjectOutcome(**o) for o in outcomes if o]
+    reported = {o.key for o in known}
+    known += [
+        ingest_files.ObjectOutcome(
+            r["key"],
+            r["dataset"],
+            "failed",
+            reason=f"s3://{r['bucket']}/{r['key']}: its load_object task failed (see that task's log)",
+        )
+        for r in refs
+        if r["key"] not in reported
+    ]
     report = retry_on_conflict(
         lambda: ingest_files.finish_family(
             config.families[family],
             [ingest_files.ObjectRef(**r) for r in refs],
-            [ingest_files.ObjectOutcome(**o) for o in outcomes],
+            known,
             warehouse=paths.warehouse,
             run_id=run_id,
         )

@@ -16,6 +16,7 @@ there, whose content is not kept anyway, do not count as malformed."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import logging
@@ -30,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
+import duckdb
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
@@ -61,6 +63,8 @@ create table if not exists ops.file_manifest (
     run_id varchar not null,
     loaded_at timestamp not null
 );
+alter table ops.file_manifest add column if not exists encoding varchar;          -- what the bytes were
+alter table ops.file_manifest add column if not exists columns_ignored varchar;   -- not in the contract, not read
 create table if not exists ops.file_rejects (
     run_id varchar not null,
     object_key varchar not null,
@@ -69,6 +73,11 @@ create table if not exists ops.file_rejects (
     error_type varchar not null
 );
 """
+
+
+ENCODINGS = ("utf-8", "latin-1", "windows-1252")
+ENCODING_MISMATCH_RULES = ("decode", "quarantine")
+DUPLICATE_KEY_RULES = ("keep_first", "keep_last", "quarantine")
 
 
 class ContractError(ValueError):
@@ -95,6 +104,15 @@ class DatasetSpec:
     pseudonymise: tuple[str, ...] = ()
     max_malformed_share: float = 0.0
     on_contract_error: str = "fail"
+    # What the bytes say wins over the declaration: decode them as what they are and report, or
+    # quarantine the file.
+    on_encoding_mismatch: str = "decode"
+    # Lines repeating the primary key: keep the first or the last of them (reported), or quarantine.
+    on_duplicate_key: str = "quarantine"
+    # Which of the repeated lines comes first: "column [asc|desc]" terms, then file order.
+    duplicate_order: tuple[str, ...] = ()
+    # Per millésime, a column's name in that year's file -> its name in the contract.
+    renames: dict[int, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self):
         where = f"dataset {self.family}.{self.name}"
@@ -104,6 +122,10 @@ class DatasetSpec:
             raise ValueError(f"{where}: compression must be none or gzip, got {self.compression!r}")
         if self.on_contract_error not in ("fail", "warn"):
             raise ValueError(f"{where}: on_contract_error must be fail or warn, got {self.on_contract_error!r}")
+        if self.on_encoding_mismatch not in ENCODING_MISMATCH_RULES:
+            raise ValueError(f"{where}: on_encoding_mismatch must be one of {ENCODING_MISMATCH_RULES}")
+        if self.on_duplicate_key not in DUPLICATE_KEY_RULES:
+            raise ValueError(f"{where}: on_duplicate_key must be one of {DUPLICATE_KEY_RULES}")
         if "{millesime}" not in self.key_pattern:
             raise ValueError(f"{where}: key_pattern must contain {{millesime}}")
         unknown = [c for c in (*self.primary_key, *self.drop, *self.pseudonymise) if c not in self.columns]
@@ -176,10 +198,14 @@ class DatasetDeclaration(Strict):
     format: Literal["csv", "parquet"] = "csv"
     delimiter: OneCharacter | None = None
     quote: OneCharacter | None = None
-    encoding: Literal["utf-8", "latin-1"] | None = None
+    encoding: Literal["utf-8", "latin-1", "windows-1252"] | None = None
+    on_encoding_mismatch: Literal["decode", "quarantine"] = "decode"
     compression: Literal["none", "gzip"] | None = None
     primary_key: ColumnList = Field(min_length=1)
+    on_duplicate_key: Literal["keep_first", "keep_last", "quarantine"] = "quarantine"
+    duplicate_order: list[Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]* (asc|desc)$")]] = []
     columns: dict[str, Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    renames: dict[int, dict[str, str]] = {}
     drop: ColumnList = []
     pseudonymise: ColumnList = []
     max_malformed_share: float | None = Field(None, ge=0, le=1)
@@ -206,6 +232,16 @@ class DatasetDeclaration(Strict):
             for name in getattr(self, key):
                 if name not in self.columns:
                     raise ValueError(f"{key}: column {name} is not in columns{close_match(name, self.columns)}")
+        for term in self.duplicate_order:
+            name = term.split()[0]
+            if name not in self.columns:
+                raise ValueError(f"duplicate_order: column {name} is not in columns{close_match(name, self.columns)}")
+            if name in self.drop:
+                raise ValueError(f"duplicate_order: column {name} is dropped, so it cannot order the lines")
+        for millesime, renames in self.renames.items():
+            for old, new in renames.items():
+                if new not in self.columns:
+                    raise ValueError(f"renames.{millesime}.{old}: {new} is not in columns{close_match(new, self.columns)}")
         both = [c for c in self.drop if c in self.pseudonymise]
         if both:
             raise ValueError(f"column(s) {', '.join(both)} both in drop and pseudonymise: choose one")
@@ -250,6 +286,10 @@ def _dataset_spec(family: str, name: str, declared: DatasetDeclaration, defaults
             declared.max_malformed_share if declared.max_malformed_share is not None else defaults.max_malformed_share
         ),
         on_contract_error=declared.on_contract_error or defaults.on_contract_error,
+        on_encoding_mismatch=declared.on_encoding_mismatch,
+        on_duplicate_key=declared.on_duplicate_key,
+        duplicate_order=tuple(declared.duplicate_order),
+        renames={int(m): dict(r) for m, r in declared.renames.items()},
     )
 
 
@@ -295,7 +335,7 @@ class ObjectRef:
 class ObjectOutcome:
     key: str
     dataset: str
-    status: str  # loaded | unchanged | quarantined | missing
+    status: str  # loaded | unchanged | quarantined | missing | failed (storage or warehouse: retried)
     rows: int | None = None
     malformed: int = 0
     reason: str | None = None
@@ -316,7 +356,7 @@ class FamilyReport:
         return [o for o in self.outcomes if o.status == status]
 
     def summary(self) -> str:
-        counts = {s: len(self.by_status(s)) for s in ("loaded", "unchanged", "quarantined", "missing")}
+        counts = {s: len(self.by_status(s)) for s in ("loaded", "unchanged", "quarantined", "missing", "failed")}
         text = f"family {self.family}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
         text += f"; rows loaded {sum(o.rows or 0 for o in self.by_status('loaded')):,}"
         malformed = sum(o.malformed for o in self.by_status("loaded"))
@@ -416,11 +456,13 @@ def download(client, ref: ObjectRef, ds: DatasetSpec, folder: Path) -> tuple[Pat
     expected = response["ContentLength"]
     etag = response["ETag"].strip('"')
     path = folder / Path(ref.key).name
-    gz = _GzipEnd() if ds.compression == "gzip" else None
+    gz: _GzipEnd | None = None
     written = 0
     try:
         with path.open("wb") as out:
             for chunk in response["Body"].iter_chunks(CHUNK):
+                if written == 0 and chunk.startswith(b"\x1f\x8b"):  # gzip by its bytes, whatever was declared
+                    gz = _GzipEnd()
                 out.write(chunk)
                 written += len(chunk)
                 if gz:
@@ -438,79 +480,245 @@ def download(client, ref: ObjectRef, ds: DatasetSpec, folder: Path) -> tuple[Pat
     return path, etag, written
 
 
-# --- contract ---------------------------------------------------------------------------------
+# --- what the bytes are -------------------------------------------------------------------------
+
+# First bytes of the containers a delivery may come in; only gzip is read.
+MAGIC_BYTES = (
+    (b"\x1f\x8b", "gzip"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"PK\x03\x04", "zip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"PAR1", "parquet"),
+)
+UNSUPPORTED_CONTAINERS = ("7z", "zip", "bzip2", "xz")
+DECODE_CHUNK = 16 * 1024 * 1024
 
 
-def _csv_options(ds: DatasetSpec) -> str:
-    return (
-        f"header = true, delim = {quote_literal(ds.delimiter)}, quote = {quote_literal(ds.quote)}, "
-        f"encoding = {quote_literal(ds.encoding)}, compression = {quote_literal(ds.compression)}"
-    )
+@dataclass
+class PreparedFile:
+    """The file DuckDB reads (UTF-8 text, or the Parquet file), and what was found on the way."""
+
+    path: Path
+    compression: str  # as DuckDB reads `path`: gzip | none
+    encoding: str  # what the bytes are: ascii | utf-8 | windows-1252 (parquet: binary)
+    header: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # mismatches with the declaration, reported
 
 
-def _reader(ds: DatasetSpec, path: Path, rejects: tuple[str, str]) -> str:
-    """The typed read of a local file; CSV lines that do not fit land in the rejects tables."""
-    local = quote_literal(str(path))
+def container_of(path: Path) -> str:
+    """gzip, 7z, zip, bzip2, xz, parquet or none (plain bytes), from the file's first bytes."""
+    with path.open("rb") as f:
+        head = f.read(8)
+    return next((name for magic, name in MAGIC_BYTES if head.startswith(magic)), "none")
+
+
+def _open_stream(path: Path, container: str):
+    return gzip.open(path, "rb") if container == "gzip" else path.open("rb")
+
+
+def _line_of(stream_path: Path, container: str, offsets: list[int]) -> dict[int, int]:
+    """Physical line (1-based) of each byte offset of the (decompressed) stream."""
+    wanted = sorted(set(offsets))
+    found: dict[int, int] = {}
+    seen = newlines = 0
+    with _open_stream(stream_path, container) as stream:
+        while wanted and (chunk := stream.read(DECODE_CHUNK)):
+            while wanted and wanted[0] < seen + len(chunk):
+                found[wanted[0]] = newlines + chunk.count(b"\n", 0, wanted[0] - seen) + 1
+                wanted.pop(0)
+            newlines += chunk.count(b"\n")
+            seen += len(chunk)
+    for offset in wanted:
+        found[offset] = newlines + 1
+    return found
+
+
+def record_lines(path: Path, container: str, quote: str, records: list[int]) -> dict[int, int]:
+    """Physical line (1-based) where each data record (1-based, header excluded) starts: a quoted
+    value may hold newlines, so records and lines differ after the first one that does. Reads the
+    UTF-8 file up to the last record asked, counting quotes line by line."""
+    wanted = sorted(set(records))
+    found: dict[int, int] = {}
+    q = quote.encode("utf-8")
+    record, at_record_start = 0, True  # the header is record 0
+    with _open_stream(path, container) as f:
+        for number, line in enumerate(f, start=1):
+            if not wanted:
+                break
+            if at_record_start:
+                if record == wanted[0]:
+                    found[record] = number
+                    wanted.pop(0)
+                record += 1
+            if line.count(q) % 2:  # an odd number of quotes opens or closes a quoted value
+                at_record_start = not at_record_start
+    return found
+
+
+def prepare(ds: DatasetSpec, path: Path, url: str, folder: Path) -> PreparedFile:
+    """Decide compression and encoding from the bytes, not the declaration: a gzip body is read as
+    gzip whatever its key says; valid UTF-8 is read as UTF-8, anything else as Windows-1252 (which
+    "Latin-1" exports really are: Latin-1 plus ’ œ € ... in 0x80-0x9F), transcoded to UTF-8 on the
+    way. A byte no candidate decodes quarantines the file with its physical line. What differs
+    from the declaration is reported, or quarantined (`on_encoding_mismatch: quarantine`)."""
+    where = f"file {url} (dataset {ds.family}.{ds.name})"
+    container = container_of(path)
+    notes: list[str] = []
+    if container in UNSUPPORTED_CONTAINERS:
+        raise ContractError(
+            f"{where}: a {container} archive, which is not read (deliver the CSV itself, or gzip-compressed; "
+            f"e.g. extract the 7z delivery of the Fichiers Fonciers and upload its CSV files)"
+        )
     if ds.format == "parquet":
-        return f"read_parquet({local})"
-    return (
-        f"read_csv({local}, {_csv_options(ds)}, auto_detect = false, columns = {_struct(ds)}, store_rejects = true, "
-        f"rejects_table = {quote_literal(rejects[0])}, rejects_scan = {quote_literal(rejects[1])})"
+        if container != "parquet":
+            raise ContractError(f"{where}: declared parquet but the file is not Parquet (its first bytes say {container})")
+        return PreparedFile(path, "none", "binary")
+    if container == "parquet":
+        raise ContractError(f"{where}: a Parquet file under a dataset declared csv")
+    suffix_says_gzip = url.endswith(".gz")
+    if (container == "gzip") != (ds.compression == "gzip") or (container == "gzip") != suffix_says_gzip:
+        notes.append(
+            f"compression read from the bytes: {container} (declared {ds.compression}, key suffix "
+            f"{'.gz' if suffix_says_gzip else 'without .gz'})"
+        )
+    # One pass: is it UTF-8?
+    utf8, ascii_only = True, True
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with _open_stream(path, container) as stream:
+            while chunk := stream.read(DECODE_CHUNK):
+                ascii_only = ascii_only and chunk.isascii()
+                if not ascii_only:
+                    decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        utf8 = False
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ContractError(f"{where}: unreadable as {container}: {exc}") from None
+    if utf8:
+        encoding, prepared, compression = ("ascii" if ascii_only else "utf-8"), path, container
+    else:
+        encoding, prepared, compression = "windows-1252", folder / f"{path.name}.utf8.csv", "none"
+        _transcode_windows_1252(path, container, prepared, where)
+    declared_family = "utf-8" if ds.encoding == "utf-8" else "windows-1252"
+    if encoding != "ascii" and encoding != declared_family:
+        what = f"declared {ds.encoding}, but the bytes are {encoding}"
+        if ds.on_encoding_mismatch == "quarantine":
+            raise ContractError(f"{where}: {what} (on_encoding_mismatch: quarantine)")
+        notes.append(f"{what}: decoded as {encoding}")
+    header = _csv_header(ds, prepared, compression, where)
+    return PreparedFile(prepared, compression, encoding, header, notes)
+
+
+def _transcode_windows_1252(path: Path, container: str, out: Path, where: str) -> None:
+    """Windows-1252 -> UTF-8, streamed; its five undefined bytes (0x81 0x8D 0x8F 0x90 0x9D, control
+    characters in Latin-1) stop it with their physical line."""
+    decoder = codecs.getincrementaldecoder("cp1252")("strict")
+    newlines = 0
+    with _open_stream(path, container) as stream, out.open("wb") as target:
+        while chunk := stream.read(DECODE_CHUNK):
+            try:
+                target.write(decoder.decode(chunk).encode("utf-8"))
+            except UnicodeDecodeError as exc:
+                line = newlines + chunk.count(b"\n", 0, exc.start) + 1
+                raise ContractError(
+                    f"{where}: byte 0x{chunk[exc.start]:02X} at line {line} is a character in none of UTF-8, "
+                    f"Windows-1252 or Latin-1: the file is damaged or in another encoding"
+                ) from None
+            newlines += chunk.count(b"\n")
+        target.write(decoder.decode(b"", final=True).encode("utf-8"))
+
+
+def _csv_header(ds: DatasetSpec, path: Path, container: str, where: str) -> list[str]:
+    """The header line as the declared dialect splits it: one line read, nothing sniffed."""
+    with _open_stream(path, container) as f:
+        raw = f.readline(1024 * 1024)
+    if not raw.strip():
+        raise ContractError(f"{where}: empty file (no header line)")
+    line = raw.decode("utf-8").lstrip("\ufeff").rstrip("\r\n")
+    return next(csv.reader([line], delimiter=ds.delimiter, quotechar=ds.quote))
+
+
+@dataclass
+class ColumnMap:
+    """The file's columns in file order, each with the contract name it feeds (None: not read)."""
+
+    file_columns: list[tuple[str, str | None]]
+    ignored: list[str]
+    renamed: dict[str, str]
+
+
+def map_columns(ds: DatasetSpec, header: list[str], millesime: int, where: str) -> ColumnMap:
+    """Select the declared columns by name, in any order; a missing one breaks the contract;
+    columns not declared are never read (personal data denied by default) and listed."""
+    names = [name.strip() or f"_unnamed_{i + 1}" for i, name in enumerate(header)]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ContractError(f"{where}: column(s) {', '.join(repeated)} appear twice in the header")
+    renames = ds.renames.get(millesime, {})
+    mapped = [renames.get(n, n) for n in names]
+    clashing = sorted({m for m in mapped if mapped.count(m) > 1})
+    if clashing:
+        raise ContractError(f"{where}: renames for {millesime} give column(s) {', '.join(clashing)} twice")
+    missing = [c for c in ds.columns if c not in mapped]
+    if missing:
+        unread = [n for n, m in zip(names, mapped, strict=True) if m not in ds.columns]
+        hints = "".join(close_match(c, unread) for c in missing)
+        delimiter = ""
+        if len(names) == 1 and any(d in names[0] for d in ",;|\t"):
+            delimiter = f" (one column read with delimiter {ds.delimiter!r}: wrong delimiter?)"
+        rename_hint = f"; add a rename under renames.{millesime} if the column was renamed that year" if hints else ""
+        raise ContractError(f"{where} breaks its contract: missing column(s) {missing}{hints}{delimiter}{rename_hint}")
+    file_columns = [(n, m if m in ds.columns else None) for n, m in zip(names, mapped, strict=True)]
+    return ColumnMap(
+        file_columns,
+        ignored=[n for n, m in file_columns if m is None],
+        renamed={n: m for n, m in file_columns if m and m != n},
     )
-
-
-def _struct(ds: DatasetSpec) -> str:
-    return "{" + ", ".join(f"{quote_literal(c)}: {quote_literal(t)}" for c, t in ds.columns.items()) + "}"
 
 
 def _normalised_type(con, type_name: str) -> str:
     return con.execute(f"select typeof(cast(null as {type_name}))").fetchone()[0]
 
 
-def check_contract(con, ds: DatasetSpec, path: Path, url: str) -> None:
-    """Refuse a file whose columns (names, and types for Parquet) differ from the contract."""
+def check_parquet_contract(con, ds: DatasetSpec, path: Path, url: str) -> list[str]:
+    """Declared columns present with their declared types; returns the undeclared ones (not read)."""
     where = f"file {url} (dataset {ds.family}.{ds.name})"
-    if ds.format == "parquet":
-        found = dict(
-            con.execute(
-                f"select column_name, column_type from (describe select * from read_parquet({quote_literal(str(path))}))"
-            ).fetchall()
-        )
-    else:
-        found = dict.fromkeys(_csv_header(ds, path, where))
-    expected = list(ds.columns)
-    missing = [c for c in expected if c not in found]
-    extra = [c for c in found if c not in expected]
-    if missing or extra:
-        hint = ""
-        if ds.format == "csv" and len(found) == 1 and any(d in next(iter(found)) for d in ",;|\t"):
-            hint = f" (one column read with delimiter {ds.delimiter!r}: wrong delimiter?)"
-        raise ContractError(f"{where} breaks its contract: missing column(s) {missing}, unexpected column(s) {extra}{hint}")
-    if ds.format == "parquet":
-        retyped = [
-            f"column {c}: expected {_normalised_type(con, t)}, found {found[c]}"
-            for c, t in ds.columns.items()
-            if _normalised_type(con, t) != found[c]
-        ]
-        if retyped:
-            raise ContractError(f"{where} breaks its contract: {'; '.join(retyped)}")
+    found = dict(
+        con.execute(
+            f"select column_name, column_type from (describe select * from read_parquet({quote_literal(str(path))}))"
+        ).fetchall()
+    )
+    missing = [c for c in ds.columns if c not in found]
+    if missing:
+        raise ContractError(f"{where} breaks its contract: missing column(s) {missing}")
+    retyped = [
+        f"column {c}: expected {_normalised_type(con, t)}, found {found[c]}"
+        for c, t in ds.columns.items()
+        if _normalised_type(con, t) != found[c]
+    ]
+    if retyped:
+        raise ContractError(f"{where} breaks its contract: {'; '.join(retyped)}")
+    return [c for c in found if c not in ds.columns]
 
 
-def _csv_header(ds: DatasetSpec, path: Path, where: str) -> list[str]:
-    """The header line as the declared dialect splits it: one line read, nothing sniffed."""
-    opener = gzip.open if ds.compression == "gzip" else open
-    try:
-        with opener(path, "rb") as f:
-            raw = f.readline(1024 * 1024)
-    except (OSError, EOFError) as exc:
-        raise ContractError(f"{where}: unreadable as declared ({ds.format}, {ds.compression}): {exc}") from None
-    if not raw.strip():
-        raise ContractError(f"{where}: empty file (no header line)")
-    try:
-        line = raw.decode(ds.encoding).lstrip("\ufeff").rstrip("\r\n")
-    except UnicodeDecodeError:
-        raise ContractError(f"{where}: header line is not valid {ds.encoding} (wrong encoding?)") from None
-    return next(csv.reader([line], delimiter=ds.delimiter, quotechar=ds.quote))
+def _reader(ds: DatasetSpec, prepared: PreparedFile, columns: ColumnMap | None, rejects: tuple[str, str]) -> str:
+    """The typed read of the prepared file, by name: every header column is named (undeclared ones
+    as VARCHAR, never cast nor kept); lines that do not fit land in the rejects tables."""
+    local = quote_literal(str(prepared.path))
+    if ds.format == "parquet":
+        return f"read_parquet({local})"
+    struct = ", ".join(
+        f"{quote_literal(contract or f'_ignored_{i}')}: {quote_literal(ds.columns[contract] if contract else 'VARCHAR')}"
+        for i, (_, contract) in enumerate(columns.file_columns)
+    )
+    return (
+        f"read_csv({local}, header = true, delim = {quote_literal(ds.delimiter)}, quote = {quote_literal(ds.quote)}, "
+        f"encoding = 'utf-8', compression = {quote_literal(prepared.compression)}, auto_detect = false, "
+        f"columns = {{{struct}}}, store_rejects = true, "
+        f"rejects_table = {quote_literal(rejects[0])}, rejects_scan = {quote_literal(rejects[1])})"
+    )
 
 
 # --- load -------------------------------------------------------------------------------------
@@ -520,6 +728,10 @@ def _target_ddl(ds: DatasetSpec) -> str:
     cols = [f"{quote_ident(c)} {'VARCHAR' if c in ds.pseudonymise else t}" for c, t in ds.columns.items() if c not in ds.drop]
     cols += ["millesime INTEGER NOT NULL", "departement VARCHAR", "_source_key VARCHAR NOT NULL", "_loaded_at TIMESTAMP NOT NULL"]
     return f"create table if not exists {ds.target} ({', '.join(cols)})"
+
+
+def _target_columns(ds: DatasetSpec) -> list[str]:
+    return [c for c in ds.columns if c not in ds.drop] + ["millesime", "departement", "_source_key", "_loaded_at"]
 
 
 def _select_list(ds: DatasetSpec, ref: ObjectRef) -> str:
@@ -560,7 +772,8 @@ def _manifest_write(con, ref: ObjectRef, etag: str, size: int, status: str, run_
     con.execute("delete from ops.file_manifest where object_key = ?", [ref.key])
     con.execute(
         "insert into ops.file_manifest (object_key, family, dataset, millesime, departement, etag, size_bytes, "
-        "status, rows_loaded, rows_malformed, reason, run_id, loaded_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::timestamp)",
+        "status, rows_loaded, rows_malformed, reason, run_id, loaded_at, encoding, columns_ignored) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::timestamp, ?, ?)",
         [
             ref.key,
             ref.family,
@@ -574,6 +787,8 @@ def _manifest_write(con, ref: ObjectRef, etag: str, size: int, status: str, run_
             values.get("malformed"),
             values.get("reason"),
             run_id,
+            values.get("encoding"),
+            ", ".join(values["ignored"]) if values.get("ignored") else None,
         ],
     )
 
@@ -605,6 +820,7 @@ def load_object(
                 decided_earlier=True,
             )
         record = load_log.LoadRecord(run_id=run_id, source=ref.family, table_name=ref.dataset, mode="object", object_key=ref.key)
+        where = f"file {ref.url} (dataset {ds.family}.{ds.name})"
         with _download_dir(warehouse) as folder:
             try:
                 path, etag, size = download(s3_client(s3), ref, ds, folder)
@@ -617,36 +833,55 @@ def load_object(
                 load_log.write(con, record, "failed", str(exc))
                 raise
             try:
-                check_contract(con, ds, path, ref.url)
-                return _replace_rows(con, ds, ref, path, etag, size, run_id, hash_key, record)
+                prepared = prepare(ds, path, ref.url, folder)
+                if ds.format == "csv":
+                    columns = map_columns(ds, prepared.header, ref.millesime, where)
+                    ignored = columns.ignored
+                else:
+                    columns, ignored = None, check_parquet_contract(con, ds, path, ref.url)
+                return _replace_rows(con, ds, ref, prepared, columns, ignored, etag, size, run_id, hash_key, record)
             except ContractError as exc:
                 return _quarantine(con, ref, etag, size, run_id, record, str(exc))
-            except Exception as exc:
-                message = f"file {ref.url} (dataset {ds.family}.{ds.name}): {str(exc).splitlines()[0]}"
+            except (duckdb.IOException, duckdb.OutOfMemoryException, OSError) as exc:
+                # the warehouse's disk or memory, not the file: the task retries
+                message = f"{where}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
                 load_log.write(con, record, "failed", message)
                 raise FileIngestError(message) from None
+            except Exception as exc:
+                # whatever else the file makes fail (decode, parse, type) is that file's quarantine
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                return _quarantine(
+                    con, ref, etag, size, run_id, record, f"{where}: unreadable ({type(exc).__name__}: {first[:300]})"
+                )
 
 
-def _replace_rows(con, ds, ref, path, etag, size, run_id, hash_key, record) -> ObjectOutcome:
+def _replace_rows(con, ds, ref, prepared, columns, ignored, etag, size, run_id, hash_key, record) -> ObjectOutcome:
     where = f"file {ref.url} (dataset {ds.family}.{ds.name})"
     if ds.pseudonymise:
         pii.install_key(con, pii.require_key(hash_key))
     rejects = ("_zlv_rejects", "_zlv_reject_scans")
-    con.execute(f"drop table if exists {rejects[0]}; drop table if exists {rejects[1]}")
+    con.execute(f"drop table if exists {rejects[0]}; drop table if exists {rejects[1]}; drop table if exists _zlv_stage")
     try:
         con.execute("begin transaction")
         con.execute(f"create schema if not exists {quote_ident(f'raw_{ds.family}')}")
         con.execute(_target_ddl(ds))
         con.execute(f"alter table {ds.target} add column if not exists departement varchar")
-        con.execute(f"delete from {ds.target} where _source_key = ?", [ref.key])
-        inserted = con.execute(
-            f"insert into {ds.target} select {_select_list(ds, ref)} from {_reader(ds, path, rejects)}"
-        ).fetchone()[0]
+        # In file order (DuckDB keeps insertion order): _record is the data record's number.
+        con.execute(
+            f"create temp table _zlv_stage as select {_select_list(ds, ref)}, row_number() over () as _record "
+            f"from {_reader(ds, prepared, columns, rejects)}"
+        )
+        staged = con.execute("select count(*) from _zlv_stage").fetchone()[0]
         bad = []
         if ds.format == "csv":
-            bad = con.execute(f"select line, column_name, error_type from {rejects[0]} order by line").fetchall()
+            bad = con.execute(
+                f"select byte_position, column_name, error_type from {rejects[0]} order by byte_position"
+            ).fetchall()
+            if bad:
+                lines = _line_of(prepared.path, prepared.compression, [b for b, _, _ in bad])
+                bad = [(lines[b], c, e) for b, c, e in bad]
         malformed = len({line for line, _, _ in bad})
-        total = inserted + malformed
+        total = staged + malformed
         if malformed and malformed > ds.max_malformed_share * total:
             raise ContractError(
                 f"{where}: {malformed:,} of {total:,} row(s) malformed ({malformed / total:.2%} > "
@@ -654,18 +889,63 @@ def _replace_rows(con, ds, ref, path, etag, size, run_id, hash_key, record) -> O
             )
         if total == 0:  # replacing a millésime with nothing is never what a delivery means
             raise ContractError(f"{where}: a header and no data row")
+        duplicates = _duplicates(con, ds, prepared)
+        notes = list(prepared.notes)
+        if duplicates:
+            repeated, lines_count, examples = duplicates
+            text = (
+                f"{repeated:,} value(s) of key ({', '.join(ds.primary_key)}) repeated on {lines_count:,} line(s), e.g. {examples}"
+            )
+            if ds.on_duplicate_key == "quarantine":
+                raise ContractError(f"{where}: {text} (on_duplicate_key: quarantine)")
+            keys = ", ".join(quote_ident(k) for k in ds.primary_key)
+            order = [f"{quote_ident(t.split()[0])} {t.split()[1]} nulls last" for t in ds.duplicate_order]
+            order.append("_record" + (" desc" if ds.on_duplicate_key == "keep_last" else ""))
+            con.execute(
+                f"delete from _zlv_stage where _record not in (select _record from _zlv_stage "
+                f"qualify row_number() over (partition by {keys} order by {', '.join(order)}) = 1)"
+            )
+            rule = ds.on_duplicate_key.removeprefix("keep_")
+            by = f" by {', '.join(ds.duplicate_order)}" if ds.duplicate_order else ""
+            notes.append(f"{text}: kept the {rule} line of each{by}")
+        if ignored:
+            notes.append(
+                f"{len(ignored)} column(s) not in the contract, not read: {', '.join(ignored[:20])}{' ...' if len(ignored) > 20 else ''}"
+            )
+        if columns is not None and columns.renamed:
+            notes.append(
+                "renamed for " + str(ref.millesime) + ": " + ", ".join(f"{a} -> {b}" for a, b in columns.renamed.items())
+            )
+        con.execute(f"delete from {ds.target} where _source_key = ?", [ref.key])
+        target_columns = ", ".join(quote_ident(c) for c in _target_columns(ds))
+        inserted = con.execute(f"insert into {ds.target} select {target_columns} from _zlv_stage").fetchone()[0]
         dup = duplicate_keys(con, ds.target, ds.primary_key, where="millesime = ?", params=[ref.millesime])
         if dup:
             raise ContractError(
-                f"{where}: {dup} duplicate value(s) of key ({', '.join(ds.primary_key)}) in millésime {ref.millesime}"
+                f"{where}: {dup} value(s) of key ({', '.join(ds.primary_key)}) in millésime {ref.millesime} "
+                f"are also fed by another object of that millésime"
             )
         if bad:
             con.executemany(
                 "insert into ops.file_rejects values (?, ?, ?, ?, ?)",
                 [(run_id, ref.key, line, column, error_type) for line, column, error_type in bad[:REJECTS_KEPT_PER_OBJECT]],
             )
-        reason = f"{malformed:,} malformed row(s) skipped: {_describe_rejects(bad, ds)}" if malformed else None
-        _manifest_write(con, ref, etag, size, "loaded", run_id, rows=inserted, malformed=malformed, reason=reason)
+        if malformed:
+            notes.insert(0, f"{malformed:,} malformed row(s) skipped: {_describe_rejects(bad, ds)}")
+        reason = "; ".join(notes) or None
+        _manifest_write(
+            con,
+            ref,
+            etag,
+            size,
+            "loaded",
+            run_id,
+            rows=inserted,
+            malformed=malformed,
+            reason=reason,
+            encoding=prepared.encoding,
+            ignored=ignored,
+        )
         record.rows_loaded = record.rows_inserted = inserted
         record.rows_read = total
         load_log.write(con, record, "success", reason)
@@ -673,11 +953,37 @@ def _replace_rows(con, ds, ref, path, etag, size, run_id, hash_key, record) -> O
     except Exception:
         rollback_quietly(con)
         raise
-    if malformed:
+    finally:
+        con.execute("drop table if exists _zlv_stage")
+    if reason:
         log.warning("%s: loaded %s rows; %s", where, f"{inserted:,}", reason)
     else:
         log.info("%s: loaded %s rows into %s", where, f"{inserted:,}", ds.target)
     return ObjectOutcome(ref.key, ref.dataset, "loaded", rows=inserted, malformed=malformed, reason=reason)
+
+
+def _duplicates(con, ds: DatasetSpec, prepared: PreparedFile) -> tuple[int, int, str] | None:
+    """(keys repeated, lines holding them, a few examples with their physical lines) or None."""
+    keys = ", ".join(quote_ident(k) for k in ds.primary_key)
+    repeated, lines = con.execute(
+        f"select count(*), coalesce(sum(n), 0) from (select count(*) as n from _zlv_stage group by {keys} having count(*) > 1)"
+    ).fetchone()
+    if not repeated:
+        return None
+    examples = con.execute(
+        f"select {keys}, list(_record order by _record) from _zlv_stage group by {keys} having count(*) > 1 "
+        f"order by min(_record) limit 3"
+    ).fetchall()
+    physical = (
+        record_lines(prepared.path, prepared.compression, ds.quote, [r for *_, recs in examples for r in recs])
+        if ds.format == "csv"
+        else {}
+    )
+    shown = "; ".join(
+        f"{'/'.join(str(v) for v in key)} at line(s) {', '.join(str(physical.get(r, r + 1)) for r in recs)}"
+        for *key, recs in examples
+    )
+    return repeated, lines, shown
 
 
 def _quarantine(con, ref, etag, size, run_id, record, reason) -> ObjectOutcome:
@@ -712,9 +1018,18 @@ def finish_family(
     report.still_quarantined = [o.key for o in outcomes if o.status == "quarantined" and o.decided_earlier]
     new_quarantines = [o for o in outcomes if o.status == "quarantined" and o.key not in report.still_quarantined]
     failing = [o for o in new_quarantines if family.dataset(o.dataset).on_contract_error == "fail"]
+    failed = report.by_status("failed")
     log.info("%s", report.summary())
     for o in new_quarantines:
         log.error("quarantined %s: %s", o.key, o.reason)
+    for o in failed:
+        log.error("not loaded (storage or warehouse error, retried next run): %s", o.reason)
+    if failed:
+        raise FileIngestError(
+            f"{len(failed)} file(s) of family {family.name} could not be read (the others were): "
+            + "; ".join(o.reason or o.key for o in failed)
+            + (f"; and {len(failing)} quarantined: " + "; ".join(o.reason or o.key for o in failing) if failing else "")
+        )
     if failing:
         raise ContractError(
             f"{len(failing)} file(s) of family {family.name} quarantined (fix or replace them, then re-run): "
@@ -735,18 +1050,22 @@ def ingest_family(
 ) -> FamilyReport:
     """List, load every object, report: what the Airflow DAG does as mapped tasks, in one call."""
     listed = list_objects(s3, bucket, family)
-    outcomes = [
-        load_object(
-            ref,
-            family.dataset(ref.dataset),
-            s3=s3,
-            warehouse=warehouse,
-            run_id=run_id,
-            hash_key=hash_key,
-            extension_dir=extension_dir,
-        )
-        for ref in listed
-    ]
+    outcomes = []
+    for ref in listed:  # one object's failure never stops the others
+        try:
+            outcomes.append(
+                load_object(
+                    ref,
+                    family.dataset(ref.dataset),
+                    s3=s3,
+                    warehouse=warehouse,
+                    run_id=run_id,
+                    hash_key=hash_key,
+                    extension_dir=extension_dir,
+                )
+            )
+        except FileIngestError as exc:
+            outcomes.append(ObjectOutcome(ref.key, ref.dataset, "failed", reason=str(exc)))
     return finish_family(family, listed, outcomes, warehouse=warehouse, run_id=run_id)
 
 

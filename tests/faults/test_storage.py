@@ -160,16 +160,43 @@ def _bad_files(demo) -> dict[str, tuple[bytes, str]]:
         return line.rsplit(",", 1)[0]
 
     body = demo.files[FF_2024]
+    plain = ("\n".join([header] + rows[:10] + [accent(rows[10])] + rows[11:]) + "\n").encode("latin-1")
+    undecodable = gzip.compress(plain.replace("é".encode("latin-1"), b"\x81", 1))
     return {
         "truncated gzip": (body[: len(body) // 2], "truncated gzip"),
-        "wrong encoding": (_gz([header] + [accent(r) for r in rows], "latin-1"), "not valid utf-8 (wrong encoding?)"),
+        "undecodable byte": (undecodable, "byte 0x81 at line 12 is a character in none of UTF-8, Windows-1252 or Latin-1"),
         "wrong delimiter": (_gz([line.replace(",", ";") for line in lines]), "wrong delimiter?"),
         "missing column": (_gz([without_last(line) for line in lines]), "missing column(s) ['catpro3']"),
-        "extra column": (_gz([header + ",bonus"] + [r + ",1" for r in rows]), "unexpected column(s) ['bonus']"),
-        "duplicate keys": (_gz(lines + rows[:3]), "3 duplicate value(s) of key (idlocal)"),
+        "duplicate keys": (_gz(lines + rows[:3]), "3 value(s) of key (idlocal) repeated on 6 line(s)"),
         "empty file": (gzip.compress(b""), "empty file"),
         "0-row millesime": (_gz([header]), "a header and no data row"),
         "malformed lines": (_gz([header] + [without_last(r) for r in rows[:5]] + rows[5:]), "5 of 300 row(s) malformed"),
+        "7z archive": (b"7z\xbc\xaf\x27\x1c" + bytes(64), "a 7z archive, which is not read"),
+    }
+
+
+def _tolerated_files(demo) -> dict[str, tuple[bytes, str]]:
+    """Deliveries real files look like, which load (reported): (body, what the manifest reason says)."""
+    lines = gzip.decompress(demo.files[FF_2024]).decode().splitlines()
+    header, rows = lines[0], lines[1:]
+    ccthp = header.split(",").index("ccthp")
+
+    def accent(line):
+        parts = line.split(",")
+        parts[ccthp] = "é" + parts[ccthp]
+        return ",".join(parts)
+
+    swapped = header.split(",")
+    order = list(range(len(swapped)))[::-1]
+    reorder = lambda line: ",".join(line.split(",")[i] for i in order)  # noqa: E731
+    return {
+        "latin-1 bytes declared utf-8": (_gz([header] + [accent(r) for r in rows], "latin-1"), "decoded as windows-1252"),
+        "extra and trailing empty columns": (
+            _gz([header + ",bonus,"] + [r + ",1," for r in rows]),
+            "2 column(s) not in the contract, not read: bonus, _unnamed_",
+        ),
+        "columns in another order": (_gz([reorder(line) for line in lines]), None),
+        "plain CSV under a .gz key": (("\n".join(lines) + "\n").encode(), "compression read from the bytes: none"),
     }
 
 
@@ -197,6 +224,34 @@ def test_bad_files_are_quarantined_with_their_reason_and_the_rest_loads(fault, s
     fault.rows_lost += _rows_lost(demo, wh, _ff_keys(demo))
     assert fault.rows_lost == 0
     assert {manifest[k][0] for k in _ff_keys(demo)} == {"loaded"}
+
+
+def test_files_as_real_deliveries_come_load_by_name_and_report_what_differs(fault, s3, bucket, demo, tmp_path, ext):
+    wh = tmp_path / "wh.duckdb"
+    client = fi.s3_client(s3[0])
+    tolerated = {}
+    for year, (name, (body, reason)) in enumerate(_tolerated_files(demo).items(), start=2011):
+        key = f"lake/cerema/ff/{year}/raw.csv.gz"
+        client.put_object(Bucket=bucket, Key=key, Body=body)
+        tolerated[key] = (name, reason)
+        fault.inject(f"real-world delivery: {name}")
+    _ingest(FF, s3[0], bucket, wh, ext, "run")
+    with connect(wh) as con:
+        manifest = {k: (s, r) for k, s, r in con.execute("select object_key, status, reason from ops.file_manifest").fetchall()}
+        good = con.execute(
+            "select * exclude (millesime, _source_key, _loaded_at) from raw_ff.ff_housing where millesime = 2024 order by idlocal"
+        ).fetchall()
+        for key, (name, reason) in tolerated.items():
+            status, found = manifest[key]
+            assert status == "loaded" and (reason is None or reason in (found or "")), f"{name}: {status} {found}"
+            rows = con.execute(
+                "select * exclude (millesime, _source_key, _loaded_at) from raw_ff.ff_housing where _source_key = ? order by idlocal",
+                [key],
+            ).fetchall()
+            if name == "latin-1 bytes declared utf-8":
+                assert all(r[5].startswith("é") for r in rows)  # ccthp decoded, not mojibake
+            else:
+                assert rows == good, f"{name}: the values differ from the same rows delivered as declared"
 
 
 def test_hostile_names_in_the_file_configuration_are_quoted(fault, s3, bucket, tmp_path, ext):
