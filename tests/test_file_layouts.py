@@ -64,9 +64,15 @@ def test_layouts_keep_the_facts_of_their_sources():
         for name in "ff_idprodroit ff_jdatnss ff_ddenom ff_dsiren ff_ccogrm ff_catpro2txt ff_catpro3 ff_ccodro ff_locprop cer_ff_adresse".split()
     )
     assert fl.LOVAC_COLUMNS[2025][4] == "cer_local_occ" and "cer_propriétaire" in fl.LOVAC_COLUMNS[2025]
-    # Owners 4-6 of 2025 put the name before the birth place, owners 1-3 after it.
+    # The 2025 header, kept with its quirk: owner 4 has the name before the birth place, the others after it.
     cols = fl.LOVAC_COLUMNS[2025]
-    assert cols.index("ff_dldnss_1") < cols.index("ff_ddenom_1") and cols.index("ff_ddenom_4") < cols.index("ff_dldnss_4")
+    for rank in (1, 2, 3, 5, 6):
+        assert cols.index(f"ff_dldnss_{rank}") + 1 == cols.index(f"ff_ddenom_{rank}"), rank
+    assert cols.index("ff_ddenom_4") + 1 == cols.index("ff_dldnss_4")
+    assert cols[-12:] == tuple(
+        f"{name}_6"
+        for name in "ff_idprodroit ff_idpersonne ff_jdatnss ff_dldnss ff_ddenom ff_dsiren ff_ccogrm ff_catpro2txt ff_catpro3 ff_ccodro ff_locprop cer_ff_adresse".split()
+    )
     for year, columns in LOVAC_LISTS.items():
         for rank in range(1, 7):
             assert f"ff_ddenom_{rank}" in columns and f"ff_jdatnss_{rank}" in columns, (year, rank)

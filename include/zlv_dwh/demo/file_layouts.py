@@ -106,8 +106,8 @@ LOVAC_2023_COLUMNS = _LOVAC_2022 + _names(
 )
 
 # LOVAC 2025, 154 columns, order certain: the header of Cerema's lovac_fil.csv quoted in _URBAFLOW_LOVAC_2025
-# (annee 2025, ff_millesime 2024). Kept exactly, quirks included: owners 4 to 6 put ff_ddenom before
-# ff_dldnss where owners 1 to 3 put it after, and `cer_propriétaire` has an accent. Every column ZLV's
+# (annee 2025, ff_millesime 2024). Kept exactly, quirks included: owner 4 puts ff_ddenom before
+# ff_dldnss where owners 1-3 and 5-6 put it after, and `cer_propriétaire` has an accent. Every column ZLV's
 # 2025 models read is in it except `idcom`: ZLV's own 2025 copy names the INSEE code `idcom`
 # (_ZLV_LOVAC_2025_STG), this export `ff_idcom` (see LOVAC_RENAMES).
 _LOVAC_2025_HEAD = _names(
@@ -121,16 +121,19 @@ _LOVAC_2025_HEAD = _names(
     " dvf_codtypproa gestre_ppre proprietaire cer_propriétaire cer_gestionnaire adresse1 adresse2 adresse3 adresse4"
     " groupe ff_idprocpte"
 )
-_LOVAC_2025_OWNER_1_3 = _names(
+_LOVAC_2025_OWNER = _names(
     "ff_idprodroit ff_idpersonne ff_jdatnss ff_dldnss ff_ddenom ff_dsiren ff_ccogrm ff_catpro2txt ff_catpro3"
     " ff_ccodro ff_locprop cer_ff_adresse"
 )
-_LOVAC_2025_OWNER_4_6 = _names(
+_LOVAC_2025_OWNER_4 = _names(
     "ff_idprodroit ff_idpersonne ff_jdatnss ff_ddenom ff_dldnss ff_dsiren ff_ccogrm ff_catpro2txt ff_catpro3"
     " ff_ccodro ff_locprop cer_ff_adresse"
 )
 LOVAC_2025_COLUMNS = (
-    _LOVAC_2025_HEAD + _owner_groups(_LOVAC_2025_OWNER_1_3, range(1, 4)) + _owner_groups(_LOVAC_2025_OWNER_4_6, range(4, 7))
+    _LOVAC_2025_HEAD
+    + _owner_groups(_LOVAC_2025_OWNER, range(1, 4))
+    + _owner_groups(_LOVAC_2025_OWNER_4, (4,))
+    + _owner_groups(_LOVAC_2025_OWNER, (5, 6))
 )
 
 
@@ -187,9 +190,9 @@ LOVAC_2026_COLUMNS = _derive(
         "ban_longitude": ("ban_geom",),
         "ff_y_4326": ("ff_geomloc",),
     },
-) + (
-    _owner_groups(_derive(_LOVAC_2025_OWNER_1_3, insert_after={"ff_ddenom": ("cer_nom_usage",)}), range(1, 4))
-    + _owner_groups(_derive(_LOVAC_2025_OWNER_4_6, insert_after={"ff_ddenom": ("cer_nom_usage",)}), range(4, 7))
+) + _derive(
+    LOVAC_2025_COLUMNS[len(_LOVAC_2025_HEAD) :],
+    insert_after={f"ff_ddenom_{rank}": (f"cer_nom_usage_{rank}",) for rank in range(1, 7)},
 )
 
 LOVAC_COLUMNS: dict[int, tuple[str, ...]] = {
