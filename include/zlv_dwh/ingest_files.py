@@ -113,6 +113,12 @@ class DatasetSpec:
     duplicate_order: tuple[str, ...] = ()
     # Per millésime, a column's name in that year's file -> its name in the contract.
     renames: dict[int, dict[str, str]] = field(default_factory=dict)
+    # Declared columns some millésimes lack: NULL there (reported), not a broken contract.
+    optional: tuple[str, ...] = ()
+    # Other delimiters a millésime may use (LOVAC: ';' until 2024, '|' since 2025): the header decides.
+    other_delimiters: tuple[str, ...] = ()
+    # Values read as NULL (LOVAC 2024 writes \N).
+    null_values: tuple[str, ...] = ("",)
 
     def __post_init__(self):
         where = f"dataset {self.family}.{self.name}"
@@ -196,8 +202,10 @@ class FileDefaults(Strict):
 class DatasetDeclaration(Strict):
     key_pattern: str = Field(min_length=1)
     format: Literal["csv", "parquet"] = "csv"
-    delimiter: OneCharacter | None = None
+    delimiter: OneCharacter | list[OneCharacter] | None = None
     quote: OneCharacter | None = None
+    null_values: list[Annotated[str, StringConstraints(strip_whitespace=False)]] | None = None
+    optional: ColumnList = []
     encoding: Literal["utf-8", "latin-1", "windows-1252"] | None = None
     on_encoding_mismatch: Literal["decode", "quarantine"] = "decode"
     compression: Literal["none", "gzip"] | None = None
@@ -232,6 +240,13 @@ class DatasetDeclaration(Strict):
             for name in getattr(self, key):
                 if name not in self.columns:
                     raise ValueError(f"{key}: column {name} is not in columns{close_match(name, self.columns)}")
+        if isinstance(self.delimiter, list) and not self.delimiter:
+            raise ValueError("delimiter: give one character or a non-empty list of candidates")
+        for name in self.optional:
+            if name not in self.columns:
+                raise ValueError(f"optional: column {name} is not in columns{close_match(name, self.columns)}")
+            if name in self.primary_key:
+                raise ValueError(f"optional: key column {name} cannot be optional")
         for term in self.duplicate_order:
             name = term.split()[0]
             if name not in self.columns:
@@ -276,7 +291,10 @@ def _dataset_spec(family: str, name: str, declared: DatasetDeclaration, defaults
         columns=dict(declared.columns),
         primary_key=tuple(declared.primary_key),
         format=declared.format,
-        delimiter=declared.delimiter or ",",
+        delimiter=(declared.delimiter[0] if isinstance(declared.delimiter, list) else declared.delimiter) or ",",
+        other_delimiters=tuple(declared.delimiter[1:]) if isinstance(declared.delimiter, list) else (),
+        null_values=tuple(declared.null_values) if declared.null_values is not None else ("",),
+        optional=tuple(declared.optional),
         quote=declared.quote or '"',
         encoding=declared.encoding or "utf-8",
         compression=declared.compression or "none",
@@ -504,6 +522,7 @@ class PreparedFile:
     encoding: str  # what the bytes are: ascii | utf-8 | windows-1252 (parquet: binary)
     header: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # mismatches with the declaration, reported
+    delimiter: str = ","
 
 
 def container_of(path: Path) -> str:
@@ -607,8 +626,8 @@ def prepare(ds: DatasetSpec, path: Path, url: str, folder: Path) -> PreparedFile
         if ds.on_encoding_mismatch == "quarantine":
             raise ContractError(f"{where}: {what} (on_encoding_mismatch: quarantine)")
         notes.append(f"{what}: decoded as {encoding}")
-    header = _csv_header(ds, prepared, compression, where)
-    return PreparedFile(prepared, compression, encoding, header, notes)
+    delimiter, header = _csv_header(ds, prepared, compression, where)
+    return PreparedFile(prepared, compression, encoding, header, notes, delimiter)
 
 
 def _transcode_windows_1252(path: Path, container: str, out: Path, where: str) -> None:
@@ -630,14 +649,16 @@ def _transcode_windows_1252(path: Path, container: str, out: Path, where: str) -
         target.write(decoder.decode(b"", final=True).encode("utf-8"))
 
 
-def _csv_header(ds: DatasetSpec, path: Path, container: str, where: str) -> list[str]:
-    """The header line as the declared dialect splits it: one line read, nothing sniffed."""
+def _csv_header(ds: DatasetSpec, path: Path, container: str, where: str) -> tuple[str, list[str]]:
+    """(delimiter, header fields): the header line split by the declared delimiter, or by the
+    candidate (`other_delimiters`) that splits it into the most fields. One line read."""
     with _open_stream(path, container) as f:
         raw = f.readline(1024 * 1024)
     if not raw.strip():
         raise ContractError(f"{where}: empty file (no header line)")
     line = raw.decode("utf-8").lstrip("\ufeff").rstrip("\r\n")
-    return next(csv.reader([line], delimiter=ds.delimiter, quotechar=ds.quote))
+    splits = [(d, next(csv.reader([line], delimiter=d, quotechar=ds.quote))) for d in (ds.delimiter, *ds.other_delimiters)]
+    return max(splits, key=lambda split: len(split[1]))  # max keeps the first of equals: the declared one
 
 
 @dataclass
@@ -647,6 +668,7 @@ class ColumnMap:
     file_columns: list[tuple[str, str | None]]
     ignored: list[str]
     renamed: dict[str, str]
+    absent: list[str] = field(default_factory=list)  # optional columns this file lacks: NULL
 
 
 def map_columns(ds: DatasetSpec, header: list[str], millesime: int, where: str) -> ColumnMap:
@@ -661,7 +683,8 @@ def map_columns(ds: DatasetSpec, header: list[str], millesime: int, where: str) 
     clashing = sorted({m for m in mapped if mapped.count(m) > 1})
     if clashing:
         raise ContractError(f"{where}: renames for {millesime} give column(s) {', '.join(clashing)} twice")
-    missing = [c for c in ds.columns if c not in mapped]
+    absent = [c for c in ds.optional if c not in mapped]
+    missing = [c for c in ds.columns if c not in mapped and c not in ds.optional]
     if missing:
         unread = [n for n, m in zip(names, mapped, strict=True) if m not in ds.columns]
         hints = "".join(close_match(c, unread) for c in missing)
@@ -675,6 +698,7 @@ def map_columns(ds: DatasetSpec, header: list[str], millesime: int, where: str) 
         file_columns,
         ignored=[n for n, m in file_columns if m is None],
         renamed={n: m for n, m in file_columns if m and m != n},
+        absent=absent,
     )
 
 
@@ -682,25 +706,31 @@ def _normalised_type(con, type_name: str) -> str:
     return con.execute(f"select typeof(cast(null as {type_name}))").fetchone()[0]
 
 
-def check_parquet_contract(con, ds: DatasetSpec, path: Path, url: str) -> list[str]:
-    """Declared columns present with their declared types; returns the undeclared ones (not read)."""
+def check_parquet_contract(con, ds: DatasetSpec, path: Path, url: str) -> ColumnMap:
+    """Declared columns present (optional ones may lack) with their declared types; the others are not read."""
     where = f"file {url} (dataset {ds.family}.{ds.name})"
     found = dict(
         con.execute(
             f"select column_name, column_type from (describe select * from read_parquet({quote_literal(str(path))}))"
         ).fetchall()
     )
-    missing = [c for c in ds.columns if c not in found]
+    missing = [c for c in ds.columns if c not in found and c not in ds.optional]
     if missing:
         raise ContractError(f"{where} breaks its contract: missing column(s) {missing}")
     retyped = [
         f"column {c}: expected {_normalised_type(con, t)}, found {found[c]}"
         for c, t in ds.columns.items()
-        if _normalised_type(con, t) != found[c]
+        if c in found and _normalised_type(con, t) != found[c]
     ]
     if retyped:
         raise ContractError(f"{where} breaks its contract: {'; '.join(retyped)}")
-    return [c for c in found if c not in ds.columns]
+    file_columns = [(c, c if c in ds.columns else None) for c in found]
+    return ColumnMap(
+        file_columns,
+        ignored=[c for c in found if c not in ds.columns],
+        renamed={},
+        absent=[c for c in ds.optional if c not in found],
+    )
 
 
 def _reader(ds: DatasetSpec, prepared: PreparedFile, columns: ColumnMap | None, rejects: tuple[str, str]) -> str:
@@ -710,11 +740,12 @@ def _reader(ds: DatasetSpec, prepared: PreparedFile, columns: ColumnMap | None, 
     if ds.format == "parquet":
         return f"read_parquet({local})"
     struct = ", ".join(
-        f"{quote_literal(contract or f'_ignored_{i}')}: {quote_literal(ds.columns[contract] if contract else 'VARCHAR')}"
-        for i, (_, contract) in enumerate(columns.file_columns)
+        f"{quote_literal(contract or name)}: {quote_literal(ds.columns[contract] if contract else 'VARCHAR')}"
+        for name, contract in columns.file_columns
     )
     return (
-        f"read_csv({local}, header = true, delim = {quote_literal(ds.delimiter)}, quote = {quote_literal(ds.quote)}, "
+        f"read_csv({local}, header = true, delim = {quote_literal(prepared.delimiter)}, quote = {quote_literal(ds.quote)}, "
+        f"nullstr = [{', '.join(quote_literal(v) for v in ds.null_values)}], "
         f"encoding = 'utf-8', compression = {quote_literal(prepared.compression)}, auto_detect = false, "
         f"columns = {{{struct}}}, store_rejects = true, "
         f"rejects_table = {quote_literal(rejects[0])}, rejects_scan = {quote_literal(rejects[1])})"
@@ -734,12 +765,17 @@ def _target_columns(ds: DatasetSpec) -> list[str]:
     return [c for c in ds.columns if c not in ds.drop] + ["millesime", "departement", "_source_key", "_loaded_at"]
 
 
-def _select_list(ds: DatasetSpec, ref: ObjectRef) -> str:
-    select = [
-        f"{pii.hmac_sql(quote_ident(c))} as {quote_ident(c)}" if c in ds.pseudonymise else quote_ident(c)
-        for c in ds.columns
-        if c not in ds.drop
-    ]
+def _select_list(ds: DatasetSpec, ref: ObjectRef, absent: tuple[str, ...] | list[str] = ()) -> str:
+    select = []
+    for c in ds.columns:
+        if c in ds.drop:
+            continue
+        if c in absent:  # an optional column this millésime lacks
+            select.append(f"cast(null as {'VARCHAR' if c in ds.pseudonymise else ds.columns[c]}) as {quote_ident(c)}")
+        elif c in ds.pseudonymise:
+            select.append(f"{pii.hmac_sql(quote_ident(c))} as {quote_ident(c)}")
+        else:
+            select.append(quote_ident(c))
     select += [
         f"{ref.millesime} as millesime",
         f"{quote_literal(ref.departement) if ref.departement else 'null'} as departement",
@@ -836,9 +872,9 @@ def load_object(
                 prepared = prepare(ds, path, ref.url, folder)
                 if ds.format == "csv":
                     columns = map_columns(ds, prepared.header, ref.millesime, where)
-                    ignored = columns.ignored
                 else:
-                    columns, ignored = None, check_parquet_contract(con, ds, path, ref.url)
+                    columns = check_parquet_contract(con, ds, path, ref.url)
+                ignored = columns.ignored
                 return _replace_rows(con, ds, ref, prepared, columns, ignored, etag, size, run_id, hash_key, record)
             except ContractError as exc:
                 return _quarantine(con, ref, etag, size, run_id, record, str(exc))
@@ -868,7 +904,8 @@ def _replace_rows(con, ds, ref, prepared, columns, ignored, etag, size, run_id, 
         con.execute(f"alter table {ds.target} add column if not exists departement varchar")
         # In file order (DuckDB keeps insertion order): _record is the data record's number.
         con.execute(
-            f"create temp table _zlv_stage as select {_select_list(ds, ref)}, row_number() over () as _record "
+            f"create temp table _zlv_stage as select {_select_list(ds, ref, columns.absent if columns else ())}, "
+            f"row_number() over () as _record "
             f"from {_reader(ds, prepared, columns, rejects)}"
         )
         staged = con.execute("select count(*) from _zlv_stage").fetchone()[0]
@@ -912,6 +949,8 @@ def _replace_rows(con, ds, ref, prepared, columns, ignored, etag, size, run_id, 
             notes.append(
                 f"{len(ignored)} column(s) not in the contract, not read: {', '.join(ignored[:20])}{' ...' if len(ignored) > 20 else ''}"
             )
+        if columns is not None and columns.absent:
+            notes.append(f"optional column(s) absent from this millésime, stored empty: {', '.join(columns.absent)}")
         if columns is not None and columns.renamed:
             notes.append(
                 "renamed for " + str(ref.millesime) + ": " + ", ".join(f"{a} -> {b}" for a, b in columns.renamed.items())

@@ -159,14 +159,22 @@ def _bad_files(demo) -> dict[str, tuple[bytes, str]]:
     def without_last(line):
         return line.rsplit(",", 1)[0]
 
+    catpro3 = fields.index("catpro3")
+
+    def without_catpro3(line):
+        parts = line.split(",")
+        return ",".join(parts[:catpro3] + parts[catpro3 + 1 :])
+
     body = demo.files[FF_2024]
-    plain = ("\n".join([header] + rows[:10] + [accent(rows[10])] + rows[11:]) + "\n").encode("latin-1")
-    undecodable = gzip.compress(plain.replace("é".encode("latin-1"), b"\x81", 1))
+    marked = rows[10].split(",")
+    marked[ccthp] = "MARK" + marked[ccthp]
+    plain = ("\n".join([header] + rows[:10] + [",".join(marked)] + rows[11:]) + "\n").encode("cp1252")
+    undecodable = gzip.compress(plain.replace(b"MARK", b"\x81", 1))  # on line 12 (header = line 1)
     return {
         "truncated gzip": (body[: len(body) // 2], "truncated gzip"),
         "undecodable byte": (undecodable, "byte 0x81 at line 12 is a character in none of UTF-8, Windows-1252 or Latin-1"),
         "wrong delimiter": (_gz([line.replace(",", ";") for line in lines]), "wrong delimiter?"),
-        "missing column": (_gz([without_last(line) for line in lines]), "missing column(s) ['catpro3']"),
+        "missing column": (_gz([without_catpro3(line) for line in lines]), "missing column(s) ['catpro3']"),
         "duplicate keys": (_gz(lines + rows[:3]), "3 value(s) of key (idlocal) repeated on 6 line(s)"),
         "empty file": (gzip.compress(b""), "empty file"),
         "0-row millesime": (_gz([header]), "a header and no data row"),
@@ -190,10 +198,10 @@ def _tolerated_files(demo) -> dict[str, tuple[bytes, str]]:
     order = list(range(len(swapped)))[::-1]
     reorder = lambda line: ",".join(line.split(",")[i] for i in order)  # noqa: E731
     return {
-        "latin-1 bytes declared utf-8": (_gz([header] + [accent(r) for r in rows], "latin-1"), "decoded as windows-1252"),
+        "windows-1252 bytes declared utf-8": (_gz([header] + [accent(r) for r in rows], "cp1252"), "decoded as windows-1252"),
         "extra and trailing empty columns": (
             _gz([header + ",bonus,"] + [r + ",1," for r in rows]),
-            "2 column(s) not in the contract, not read: bonus, _unnamed_",
+            "column(s) not in the contract, not read",
         ),
         "columns in another order": (_gz([reorder(line) for line in lines]), None),
         "plain CSV under a .gz key": (("\n".join(lines) + "\n").encode(), "compression read from the bytes: none"),
@@ -248,7 +256,11 @@ def test_files_as_real_deliveries_come_load_by_name_and_report_what_differs(faul
                 "select * exclude (millesime, _source_key, _loaded_at) from raw_ff.ff_housing where _source_key = ? order by idlocal",
                 [key],
             ).fetchall()
-            if name == "latin-1 bytes declared utf-8":
+            if name == "extra and trailing empty columns":
+                ignored = con.execute("select columns_ignored from ops.file_manifest where object_key = ?", [key]).fetchone()[0]
+                width = len(gzip.decompress(demo.files[FF_2024]).decode().splitlines()[0].split(","))
+                assert ignored.endswith(f"bonus, _unnamed_{width + 2}"), ignored
+            if name == "windows-1252 bytes declared utf-8":
                 assert all(r[5].startswith("é") for r in rows)  # ccthp decoded, not mojibake
             else:
                 assert rows == good, f"{name}: the values differ from the same rows delivered as declared"

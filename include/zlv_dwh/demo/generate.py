@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg
 from psycopg.types.json import Jsonb
 
+from zlv_dwh.demo import file_layouts
 from zlv_dwh.ingest_files import S3Settings, s3_client
 from zlv_dwh.ingest_files import load_config as load_files_config
 
@@ -572,144 +573,129 @@ def _csv_bytes(header: list[str], rows: list[list], delimiter: str, encoding: st
     return gzip.compress(data, mtime=0) if gz else data
 
 
+def _real_layout_csv(columns: tuple[str, ...], rows: list[dict], delimiter: str, null: str, encoding: str, gz: bool) -> bytes:
+    """A file in a real layout: every column of that millésime in its order, the rest of each row
+    filled with plausible values (file_layouts.sample_row), NULLs written as that year wrote them."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([null if row.get(c) in (None, "") else row[c] for c in columns])
+    data = buf.getvalue().encode(encoding)
+    return gzip.compress(data, mtime=0) if gz else data
+
+
 def _build_files(rng: random.Random, demo: Demo, owner_of: dict, owners_by_id: dict) -> None:
-    lovac_header = [
-        "annee",
-        "ff_millesime",
-        "invariant",
-        "ff_idlocal",
-        "ccodep",
-        "commune",
-        "groupe",
-        "aff",
-        "nature",
-        "debutvacance",
-        "vlcad",
-        "ff_ccthp",
-        "ff_stoth",
-        "ff_npiece_p2",
-        "ff_jannath",
-        "ban_latitude",
-        "ban_longitude",
-        "ff_idpersonne_1",
-        "ff_ddenom_1",
-        "ff_jdatnss_1",
-        "ff_idpersonne_2",
-        "ff_ddenom_2",
-        "ff_jdatnss_2",
-        "proprietaire",
-        "adresse1",
-        "adresse2",
-    ]
-    ff_header = [
-        "idlocal",
-        "idbat",
-        "idpar",
-        "idcom",
-        "dteloc",
-        "ccthp",
-        "jannath",
-        "stoth",
-        "npiece_p2",
-        "loghvac",
-        "ndroit",
-        "catpro3",
-    ]
-    ffo_header = [
-        "idprodroit",
-        "idprocpte",
-        "idpersonne",
-        "idcom",
-        "ccodro",
-        "ccogrm",
-        "ddenom",
-        "dlign3",
-        "dlign4",
-        "jdatnss",
-        "dldnss",
-        "dsiren",
-    ]
+    """LOVAC and FF files as Cerema delivers them (zlv_dwh.demo.file_layouts): the real column set
+    and order of each millésime (~140-150 LOVAC columns, owners 1..6), its delimiter and NULL
+    marker, Windows-1252 bytes (’ œ €), ff_idlocal repeated at the real rate; FF pb0010_local and
+    proprietaire_droit with their delivered columns. The values the warehouse reads come from the
+    demo's dwellings and owners, so the raw counts can be checked against the production tables."""
     co_owners = {}
     for oh in demo.tables["owners_housing"]:
         co_owners.setdefault(oh["housing_id"], []).append(oh)
     for millesime in MILLESIMES:
+        fmt = file_layouts.lovac_format(millesime)
+        lovac_columns = file_layouts.LOVAC_COLUMNS[millesime]
+        birth = fmt.get("ff_jdatnss", "%d/%m/%Y")
         lovac, ff, ffo = [], [], []
         for h in demo.tables["fast_housing"]:
-            links = co_owners.get(h["id"], [])
-            owners = [owners_by_id[oh["owner_id"]] for oh in sorted(links, key=lambda oh: oh["rank"])]
-            o1 = owners[0] if owners else None
-            o2 = owners[1] if len(owners) > 1 else None
+            links = sorted(co_owners.get(h["id"], []), key=lambda oh: oh["rank"])
+            owners = [owners_by_id[oh["owner_id"]] for oh in links]
             vacant = h["occupancy"] == "V" and h["vacancy_start_year"] is not None and h["vacancy_start_year"] < millesime
             if vacant and rng.random() < 0.95:
-                lovac.append(
-                    [
-                        millesime,
-                        millesime - 1,
-                        h["invariant"],
-                        h["local_id"],
-                        h["geo_code"][:2],
-                        h["geo_code"][2:],
-                        rng.choice([0, 0, 0, 0, 0, 4, 9]),
-                        "H",
-                        h["housing_kind"],
-                        h["vacancy_start_year"],
-                        h["rental_value"],
-                        "V",
-                        int(h["living_area"]),
-                        h["rooms_count"],
-                        h["building_year"],
-                        h["latitude_dgfip"],
-                        h["longitude_dgfip"],
-                        o1 and o1["idpersonne"],
-                        o1 and o1["full_name"],
-                        o1 and o1["birth_date"].strftime("%d/%m/%Y"),
-                        o2 and o2["idpersonne"],
-                        o2 and o2["full_name"],
-                        o2 and o2["birth_date"].strftime("%d/%m/%Y"),
-                        o1 and o1["full_name"],
-                        o1 and o1["address_dgfip"][0],
-                        o1 and o1["address_dgfip"][1],
-                    ]
+                row = file_layouts.sample_row(lovac_columns, rng, millesime=millesime, lovac=True)
+                row.update(
+                    {
+                        "annee": millesime,
+                        "ff_millesime": millesime - 1,
+                        "invariant": h["invariant"],
+                        "ff_idlocal": h["local_id"],
+                        "ccodep": h["geo_code"][:2],
+                        "commune": h["geo_code"][2:],
+                        "groupe": rng.choice([0, 0, 0, 0, 0, 4, 9]),
+                        "aff": "H",
+                        "nature": h["housing_kind"],
+                        "debutvacance": h["vacancy_start_year"],
+                        "vlcad": h["rental_value"],
+                        "ff_ccthp": "V",
+                        "ff_stoth": int(h["living_area"]),
+                        "ff_npiece_p2": h["rooms_count"],
+                        "ff_jannath": h["building_year"],
+                        "ban_latitude": h["latitude_dgfip"],
+                        "ban_longitude": h["longitude_dgfip"],
+                        "proprietaire": owners[0]["full_name"] if owners else None,
+                        "adresse1": owners[0]["address_dgfip"][0] if owners else None,
+                        "adresse2": owners[0]["address_dgfip"][1] if owners else None,
+                    }
                 )
-            ff.append(
-                [
-                    h["local_id"],
-                    h["building_id"],
-                    h["plot_id"],
-                    h["geo_code"],
-                    1 if h["housing_kind"] == "MAISON" else 2,
-                    h["occupancy"],
-                    h["building_year"],
-                    int(h["living_area"]),
-                    h["rooms_count"],
-                    1 if vacant else 0,
-                    len(owners),
-                    rng.choice(["PPH", "PPH", "PMS", "PCO"]),
-                ]
+                for rank in range(1, 7):  # the owners' columns of the real layout, from the demo's owners
+                    o = owners[rank - 1] if rank <= len(owners) else None
+                    for column, value in (
+                        (f"ff_idpersonne_{rank}", o and o["idpersonne"]),
+                        (f"ff_ddenom_{rank}", o and o["full_name"]),
+                        (f"ff_jdatnss_{rank}", o and o["birth_date"].strftime(birth)),
+                    ):
+                        if column in lovac_columns:
+                            row[column] = value
+                lovac.append(row)
+            ff_row = file_layouts.sample_row(file_layouts.FF_LOCAL_COLUMNS, rng, millesime=millesime, lovac=False)
+            ff_row.update(
+                {
+                    "idlocal": h["local_id"],
+                    "idbat": h["building_id"],
+                    "idpar": h["plot_id"],
+                    "idcom": h["geo_code"],
+                    "dteloc": 1 if h["housing_kind"] == "MAISON" else 2,
+                    "ccthp": h["occupancy"],
+                    "jannath": h["building_year"],
+                    "stoth": int(h["living_area"]),
+                    "npiece_p2": h["rooms_count"],
+                    "loghvac": 1 if vacant else 0,
+                    "ndroit": len(owners),
+                    "catpro3": rng.choice(["PPH", "PPH", "PMS", "PCO"]),
+                }
             )
-            for oh, o in zip(sorted(links, key=lambda oh: oh["rank"]), owners, strict=True):
-                ffo.append(
-                    [
-                        oh["idprodroit"],
-                        oh["idprocpte"],
-                        o["idpersonne"],
-                        h["geo_code"],
-                        "P",
-                        0,
-                        o["full_name"],
-                        o["address_dgfip"][0],
-                        o["address_dgfip"][1],
-                        o["birth_date"].strftime("%d/%m/%Y"),
-                        "PARIS",
-                        None,
-                    ]
+            ff.append(ff_row)
+            for oh, o in zip(links, owners, strict=True):
+                owner_row = file_layouts.sample_row(file_layouts.FF_OWNER_COLUMNS, rng, millesime=millesime, lovac=False)
+                owner_row.update(
+                    {
+                        "idprodroit": oh["idprodroit"],
+                        "idprocpte": oh["idprocpte"],
+                        "idpersonne": o["idpersonne"],
+                        "idcom": h["geo_code"],
+                        "ccodro": "P",
+                        "ccogrm": 0,
+                        "ddenom": o["full_name"],
+                        "dlign3": o["address_dgfip"][0],
+                        "dlign4": o["address_dgfip"][1],
+                        "jdatnss": o["birth_date"].strftime("%d/%m/%Y"),
+                        "dldnss": "PARIS",
+                        "dsiren": None,
+                    }
                 )
-        demo.files[f"lake/cerema/lovac/{millesime}/raw.csv"] = _csv_bytes(lovac_header, lovac, ";", "latin-1", gz=False)
-        demo.files[f"lake/cerema/ff/{millesime}/raw.csv.gz"] = _csv_bytes(ff_header, ff, ",", "utf-8", gz=True)
-        demo.files[f"lake/cerema/ff/{millesime}/owners.csv.gz"] = _csv_bytes(ffo_header, ffo, ",", "utf-8", gz=True)
-        demo.tables.setdefault("_files", []).append(
-            {"millesime": millesime, "lovac": len(lovac), "ff_housing": len(ff), "ff_owners": len(ffo)}
+                ffo.append(owner_row)
+        distinct = len(lovac)
+        rate = file_layouts.LOVAC_DUPLICATE_RATE.get(millesime, 0.0)
+        # ff_idlocal repeated as in the real file (at least once, so the rule is exercised): the
+        # repeated line has an earlier vacancy start, so ZLV's rule keeps the original one
+        for original in rng.sample(lovac, min(distinct, max(1, round(rate * distinct)))) if rate and lovac else []:
+            repeated = dict(original, debutvacance=int(original["debutvacance"]) - 1, vlcad=0)
+            lovac.insert(rng.randrange(len(lovac) + 1), repeated)
+        demo.files[f"lake/cerema/lovac/{millesime}/raw.csv"] = _real_layout_csv(
+            lovac_columns, lovac, fmt["delimiter"], fmt.get("null", ""), "cp1252", gz=False
         )
+        demo.files[f"lake/cerema/ff/{millesime}/raw.csv.gz"] = _real_layout_csv(
+            file_layouts.FF_LOCAL_COLUMNS, ff, ",", "", "utf-8", gz=True
+        )
+        demo.files[f"lake/cerema/ff/{millesime}/owners.csv.gz"] = _real_layout_csv(
+            file_layouts.FF_OWNER_COLUMNS, ffo, ",", "", "utf-8", gz=True
+        )
+        demo.tables.setdefault("_files", []).append(
+            {"millesime": millesime, "lovac": distinct, "ff_housing": len(ff), "ff_owners": len(ffo)}
+        )
+        demo.tables.setdefault("_lovac_repeated", []).append({"millesime": millesime, "lines": len(lovac) - distinct})
 
 
 # The tables of production_schema.sql, parents before children (the COPY order).
