@@ -265,6 +265,15 @@ def test_a_few_malformed_lines_load_with_a_report_and_many_quarantine(s3, bucket
             ext,
             "strict",
         )
+    # the quarantine's facts are in the tables, not only in the reason's text
+    strict = tmp_path / "strict.duckdb"
+    assert _q(strict, "select status, rows_malformed from ops.file_manifest where object_key = ?", [FF_2024]) == [
+        ("quarantined", 2)
+    ]
+    assert [r[0] for r in _q(strict, "select line from ops.file_rejects where object_key = ? order by line", [FF_2024])] == [
+        6,
+        10,
+    ]
 
 
 def test_on_contract_error_warn_reports_without_failing(s3, bucket, client, demo, tmp_path, ext):

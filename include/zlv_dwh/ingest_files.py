@@ -81,7 +81,13 @@ DUPLICATE_KEY_RULES = ("keep_first", "keep_last", "quarantine")
 
 
 class ContractError(ValueError):
-    """A file does not match its declared contract; names the file and the column(s)."""
+    """A file does not match its declared contract; names the file and the column(s). A refusal
+    for malformed lines carries them (line, column, error type: never the values) for the tables."""
+
+    def __init__(self, message: str, *, malformed: int | None = None, rejects: list[tuple] | None = None):
+        super().__init__(message)
+        self.malformed = malformed
+        self.rejects = rejects or []
 
 
 class FileIngestError(RuntimeError):
@@ -877,7 +883,7 @@ def load_object(
                 ignored = columns.ignored
                 return _replace_rows(con, ds, ref, prepared, columns, ignored, etag, size, run_id, hash_key, record)
             except ContractError as exc:
-                return _quarantine(con, ref, etag, size, run_id, record, str(exc))
+                return _quarantine(con, ref, etag, size, run_id, record, str(exc), exc.malformed, exc.rejects)
             except (duckdb.IOException, duckdb.OutOfMemoryException, OSError) as exc:
                 # the warehouse's disk or memory, not the file: the task retries
                 message = f"{where}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
@@ -922,7 +928,9 @@ def _replace_rows(con, ds, ref, prepared, columns, ignored, etag, size, run_id, 
         if malformed and malformed > ds.max_malformed_share * total:
             raise ContractError(
                 f"{where}: {malformed:,} of {total:,} row(s) malformed ({malformed / total:.2%} > "
-                f"{ds.max_malformed_share:.2%} allowed): {_describe_rejects(bad, ds)}"
+                f"{ds.max_malformed_share:.2%} allowed): {_describe_rejects(bad, ds)}",
+                malformed=malformed,
+                rejects=bad,
             )
         if total == 0:  # replacing a millésime with nothing is never what a delivery means
             raise ContractError(f"{where}: a header and no data row")
@@ -1025,14 +1033,21 @@ def _duplicates(con, ds: DatasetSpec, prepared: PreparedFile) -> tuple[int, int,
     return repeated, lines, shown
 
 
-def _quarantine(con, ref, etag, size, run_id, record, reason) -> ObjectOutcome:
-    """Record the refusal (manifest + load log); the rows the object fed before are untouched."""
+def _quarantine(con, ref, etag, size, run_id, record, reason, malformed=None, rejects=()) -> ObjectOutcome:
+    """Record the refusal (manifest + load log, and for malformed lines their count and first
+    lines in ops.file_rejects); the rows the object fed before are untouched."""
     log.error("quarantined: %s", reason)
     con.execute("begin transaction")
-    _manifest_write(con, ref, etag, size, "quarantined", run_id, reason=reason)
+    _manifest_write(con, ref, etag, size, "quarantined", run_id, reason=reason, malformed=malformed)
+    if rejects:
+        con.execute("delete from ops.file_rejects where object_key = ? and run_id = ?", [ref.key, run_id])
+        con.executemany(
+            "insert into ops.file_rejects values (?, ?, ?, ?, ?)",
+            [(run_id, ref.key, line, column, error_type) for line, column, error_type in rejects[:REJECTS_KEPT_PER_OBJECT]],
+        )
     load_log.write(con, record, "quarantined", reason)
     con.execute("commit")
-    return ObjectOutcome(ref.key, ref.dataset, "quarantined", reason=reason)
+    return ObjectOutcome(ref.key, ref.dataset, "quarantined", malformed=malformed or 0, reason=reason)
 
 
 def finish_family(
