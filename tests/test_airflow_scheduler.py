@@ -95,3 +95,26 @@ def test_no_secret_in_the_real_task_logs(airflow, fault):
     task_logs = list((airflow.stack.state_dir / "airflow" / "logs").rglob("*.log"))
     assert len(task_logs) > 20, task_logs
     fault.watch(airflow.stack.state_dir / "airflow" / "logs", airflow.stack.state_dir / "logs")
+
+
+def test_the_ui_and_api_listen_on_loopback_only(airflow):
+    """`make airflow` prints a 127.0.0.1 address: nothing else of this machine answers on that port."""
+    import socket
+
+    assert airflow.api("GET", "/api/v2/monitor/health")  # reachable on loopback
+    addresses = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+    addresses |= {a for a in _interface_addresses() if not a.startswith("127.")}
+    outside = sorted(a for a in addresses if not a.startswith("127."))
+    if not outside:
+        pytest.skip("this machine has no non-loopback IPv4 address to try")
+    for address in outside:
+        with socket.socket() as probe:
+            probe.settimeout(2)
+            assert probe.connect_ex((address, airflow.port)) != 0, f"the API answers on {address}:{airflow.port}"
+
+
+def _interface_addresses() -> set[str]:
+    import subprocess
+
+    out = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout
+    return {a for a in out.split() if "." in a}

@@ -68,6 +68,8 @@ class AirflowStack:
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.password_file),
                 "AIRFLOW__API__PORT": str(self.port),
+                # loopback only unless ZLV_AIRFLOW_HOST says otherwise (e.g. 0.0.0.0 behind a proxy)
+                "AIRFLOW__API__HOST": os.environ.get("ZLV_AIRFLOW_HOST", "127.0.0.1"),
                 "AIRFLOW__API__BASE_URL": self.url,
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
                 "AIRFLOW__API_AUTH__JWT_SECRET": self._secret("jwt_secret"),
