@@ -1,5 +1,7 @@
 """ZLV: load the national files (LOCOMVAC, FF) from S3 into the warehouse, one DAG per family."""
 
+import datetime as dt
+
 from airflow.sdk import DAG, Asset, get_current_context, task
 
 from zlv_dwh import airflow_tasks, ingest_files
@@ -33,7 +35,10 @@ when the dataset quarantines them) is *quarantined*: `finish` fails and names th
 the physical line, what was expected and what was found (also in `ops.file_manifest.reason` and
 `ops.load_log`); the other files are loaded. Fix or replace the file in the bucket, then trigger this
 DAG again. A `load_object` that fails on storage or the warehouse (unreachable, disk full) is
-retried on its own; `finish` still runs and reports every object.
+retried on its own; `finish` still runs and reports every object. A failed `list_objects` means
+the storage is unreachable or refused the credentials (it fails within about a minute): check the
+`zlv_s3` connection (Admin > Connections), then trigger this DAG again. Every failed task's log ends
+with a `NEXT STEP:` line saying what to check and what to trigger.
 """
     with DAG(
         dag_id=f"zlv_ingest_{family.name}",
@@ -46,8 +51,8 @@ retried on its own; `finish` still runs and reports every object.
         default_args=DEFAULT_ARGS,
         tags=["zlv", "ingest", family.name],
     ):
-
-        @task(task_id="list_objects")
+        # Storage unreachable: fails within about a minute (5 s connection attempts, one retry)
+        @task(task_id="list_objects", retries=1, retry_delay=dt.timedelta(seconds=30), retry_exponential_backoff=False)
         def list_objects(family_name: str) -> list[dict]:
             """The family's objects in the bucket (no warehouse access)."""
             return airflow_tasks.list_file_objects(family_name)

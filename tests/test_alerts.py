@@ -35,3 +35,92 @@ def test_a_production_column_nobody_classified_is_announced_by_email(smtp_server
     assert message["subject"] == "[ZLV] production table owners: 2 new column(s) not copied: nickname, mobile_2"
     body = message.get_body().get_content()
     assert "<code>nickname</code>" in body and "production_tables.yml" in body and "backfills it on every row" in body
+
+
+def _failure_of(fn):
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - the failure under test
+        return exc
+    raise AssertionError("did not fail")
+
+
+def test_every_failure_class_ends_with_its_next_step_line(tmp_path):
+    """Real failures where they are cheap to cause here (storage down, a quarantined file, an audit
+    that fails, a stale source), the others by their exception class: each gets its own line."""
+
+    from zlv_dwh import indicator_drift, ingest_files, ingest_postgres, rgpd_audit, source_guard
+    from zlv_dwh.settings import S3Settings
+
+    family = ingest_files.load_config().families["ff"]
+    down = _failure_of(lambda: ingest_files.list_objects(S3Settings("http://127.0.0.1:1", "k", "s"), "b", family))
+    cases = {
+        "storage unreachable": ("zlv_ingest_ff", "list_objects", down, "object storage is unreachable"),
+        "credentials refused": (
+            "zlv_ingest_ff",
+            "load_object",
+            ingest_files.FileIngestError("file s3://b/k: storage refused the download (InvalidAccessKeyId)"),
+            "refused the credentials",
+        ),
+        "file quarantined": (
+            "zlv_ingest_ff",
+            "finish",
+            ingest_files.ContractError("1 file(s) quarantined"),
+            "a file is quarantined",
+        ),
+        "schema drift": (
+            "zlv_ingest_production",
+            "load_owners",
+            ingest_postgres.SchemaDriftError("column x dropped"),
+            "production schema changed",
+        ),
+        "writable login": (
+            "zlv_ingest_production",
+            "load_owners",
+            source_guard.WritableLoginError("production login x can write"),
+            "can write",
+        ),
+        "database down": (
+            "zlv_ingest_production",
+            "load_owners",
+            ingest_postgres.IngestError("production table owners: connection refused"),
+            "did not answer or refused the login",
+        ),
+        "audit failed": (
+            "zlv_transform",
+            "rgpd_audit",
+            rgpd_audit.RgpdAuditFailed("RGPD audit FAIL"),
+            "personal data reached a mart",
+        ),
+        "drift gate": (
+            "zlv_transform",
+            "indicator_drift_gate",
+            indicator_drift.IndicatorDriftError("vacant dwellings -40%"),
+            "approve_indicator_drift=true",
+        ),
+        "freshness": ("zlv_transform", "source_freshness", RuntimeError("stale: production.owners"), "not been loaded"),
+    }
+    assert isinstance(down, ingest_files.FileIngestError) and "127.0.0.1:1" in str(down)
+    lines = {}
+    for name, (dag, task, error, expected) in cases.items():
+        line = alerts.next_step(dag, task, type(error).__name__, str(error))
+        assert line.startswith("NEXT STEP:") and expected in line, (name, line)
+        lines[name] = line
+    assert len(set(lines.values())) == len(cases)  # one line per class
+
+
+def test_the_failure_callback_ends_the_task_log_with_the_next_step(caplog):
+    ti = types.SimpleNamespace(dag_id="zlv_ingest_ff", task_id="finish", run_id="r-1", try_number=1, log_url=None)
+    from zlv_dwh.ingest_files import ContractError
+
+    with caplog.at_level("INFO"):
+        airflow_tasks.notify_failure({"ti": ti, "exception": ContractError("1 file(s) of family ff quarantined")})
+    assert caplog.records[-1].getMessage().startswith("NEXT STEP: a file is quarantined")
+
+
+def test_an_unreachable_storage_is_given_up_in_seconds_not_minutes():
+    from zlv_dwh import ingest_files
+    from zlv_dwh.settings import S3Settings
+
+    client = ingest_files.s3_client(S3Settings("http://127.0.0.1:1", "k", "s"))
+    assert client.meta.config.connect_timeout == 5 and client.meta.config.retries.get("total_max_attempts", 3) <= 4

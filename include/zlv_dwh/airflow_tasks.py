@@ -268,10 +268,11 @@ def notify_unclassified_columns(table: str, columns: list[str], run_id: str) -> 
 
 
 def notify_failure(context) -> None:
-    """on_failure_callback: email the failure. Never raises: a broken mailer must not hide the failure."""
+    """on_failure_callback: the email, then the next-step line, last in the task's log. Never
+    raises: a broken mailer must not hide the failure."""
+    ti = context["ti"]
+    error = context.get("exception")
     try:
-        ti = context["ti"]
-        error = context.get("exception")
         subject, body = alerts.failure_email(
             ti.dag_id,
             ti.task_id,
@@ -283,6 +284,8 @@ def notify_failure(context) -> None:
         _send_email(subject, body)
     except Exception:  # pragma: no cover - reported in the task log
         log.exception("could not send the failure alert")
+    finally:
+        log.error("%s", alerts.next_step(ti.dag_id, ti.task_id, type(error).__name__ if error else "", str(error or "")))
 
 
 def refresh_referentials() -> list[str]:

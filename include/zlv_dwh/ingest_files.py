@@ -404,7 +404,14 @@ def s3_client(s3: S3Settings):
         aws_access_key_id=s3.access_key_id,
         aws_secret_access_key=s3.secret_access_key,
         region_name=s3.region,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"}),
+        # Unreachable storage fails in seconds, not minutes (botocore waits 60 s per connection by
+        # default): 3 attempts of 5 s to connect; the Airflow task retries once more after 30 s.
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+        ),
     )
 
 
