@@ -26,6 +26,7 @@ the failed `load_<table>` task log; the error names the table (and column). A *s
 `{CONFIG.connection_id}` must point at a read-only login. A failed table keeps its previous copy
 and watermark; `ops.load_log` has one row per table per run (rows read / inserted / updated /
 deleted, watermark from -> to, duration, error).
+Every failed task's log ends with a `NEXT STEP:` line: what to check, what to trigger after.
 """
 
 with DAG(

@@ -23,6 +23,7 @@ before the next `zlv_transform` run publishes again.
 **Usually takes** a few seconds. **On failure**: "no publication of it" means the run id is wrong
 (copy it from `zlv_marts.publication.json` or the snapshot names); any other error leaves the files
 as they were: read the log and trigger again.
+Every failed task's log ends with a `NEXT STEP:` line: what to check, what to trigger after.
 """
 
 with DAG(

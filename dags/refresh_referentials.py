@@ -15,6 +15,7 @@ demand after a seed file changed; updates the asset that schedules `zlv_transfor
 
 **Usually takes** under 30 seconds. **On failure**: the log shows dbt's seed error (a malformed
 CSV line or a type that does not fit `seeds/_seeds.yml`); fix the CSV and trigger again.
+Every failed task's log ends with a `NEXT STEP:` line: what to check, what to trigger after.
 """
 
 with DAG(

@@ -39,6 +39,7 @@ everything (a cleared producer does not build twice: Cosmos skips it; a cleared 
 own model alone with dbt, which DuckDB refuses clearly while another task writes). A
 red `rgpd_audit` lists each offending mart and column (table `ops.rgpd_audit`). These need a fix,
 not a retry.
+Every failed task's log ends with a `NEXT STEP:` line: what to check, what to trigger after.
 """
 
 with DAG(
