@@ -15,6 +15,7 @@ from conftest import TEST_HASH_KEY, scratch_database
 from zlv_dwh import ingest_files, ingest_postgres
 from zlv_dwh.demo import generate
 from zlv_dwh.demo.airflow_stack import AirflowStack
+from zlv_dwh.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 BAD_LOVAC = "lake/cerema/lovac/2026/raw.csv"
@@ -118,3 +119,44 @@ def _interface_addresses() -> set[str]:
 
     out = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout
     return {a for a in out.split() if "." in a}
+
+
+def _guide_block(after: str) -> str:
+    """The first ```bash block of docs/OPERATIONS.md after the sentence `after`."""
+    text = (REPO_ROOT / "docs" / "OPERATIONS.md").read_text(encoding="utf-8")
+    start = text.index("```bash\n", text.index(after)) + len("```bash\n")
+    return text[start : text.index("```", start)]
+
+
+def test_the_guides_rest_commands_run_as_written_against_make_airflows_stack(airflow, tmp_path):
+    """The support team's block, untouched: source the env file make airflow writes, get a token,
+    trigger a source, wait for it, list its tasks, read a task's log through the API."""
+    import subprocess
+
+    airflow.unpause("zlv_ingest_production")
+    airflow.write_env_file()
+    workdir = tmp_path / "support"
+    workdir.mkdir()
+    (workdir / ".state").symlink_to(airflow.stack.state_dir)  # the guide's relative path, as from the repo
+    assert airflow.env_file == airflow.stack.state_dir / "airflow" / "env" and oct(airflow.env_file.stat().st_mode)[-3:] == "600"
+    block = _guide_block("Through the REST API, with a UI login")
+    done = subprocess.run(["bash", "-eo", "pipefail", "-c", block], cwd=workdir, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    assert "NO TOKEN" not in done.stderr and "state success" in out, out[-2000:]
+    assert "load_owners success" in out and "load_events success" in out
+    assert "raw_production.owners" in out and "checked read-only" in out  # load_owners' log lines, as text
+    assert airflow.password() not in out + done.stderr
+
+
+def test_a_wrong_password_says_so_instead_of_a_silent_empty_token(airflow, tmp_path):
+    import subprocess
+
+    workdir = tmp_path / "wrong"
+    (workdir / ".state" / "airflow").mkdir(parents=True)
+    (workdir / ".state" / "airflow" / "env").write_text(
+        f"ZLV_AIRFLOW_URL={airflow.url}\nZLV_AIRFLOW_USER=support\nZLV_AIRFLOW_PASSWORD=not-the-password\n"
+    )
+    first_step = _guide_block("Through the REST API, with a UI login").split("AUTH=")[0]
+    done = subprocess.run(["bash", "-c", first_step], cwd=workdir, capture_output=True, text=True, timeout=60)
+    assert "NO TOKEN: is Airflow up at" in done.stderr

@@ -60,3 +60,32 @@ def test_missing_postgis_stops_with_the_exact_install_command_when_it_cannot_ins
         services.PrerequisiteMissing, match=rf"sudo apt-get update && apt-get install -y postgresql-{major}-postgis-3"
     ):
         services.ensure_postgis(pg_admin, say=lambda m: None)
+
+
+def test_the_local_mailbox_of_make_airflow_keeps_each_alert_as_a_file(tmp_path, monkeypatch):
+    """make airflow's alert catcher: the alert Airflow sends through zlv_smtp lands as an .eml file."""
+    import email
+    import email.policy
+    import types
+
+    from zlv_dwh import airflow_tasks
+    from zlv_dwh.demo import services
+
+    mailbox = services.start_mailbox(tmp_path / "mailbox", say=lambda _: None)
+    try:
+        port = int(mailbox.url.rsplit(":", 1)[1])
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_ZLV_SMTP",
+            f'{{"conn_type": "smtp", "host": "127.0.0.1", "port": {port}, '
+            '"extra": {"from_email": "airflow@zlv.localhost", "disable_tls": true, "disable_ssl": true}}',
+        )
+        monkeypatch.setenv("ZLV_ALERT_RECIPIENTS", "support@zlv.localhost")
+        ti = types.SimpleNamespace(dag_id="zlv_ingest_ff", task_id="finish", run_id="r-9", try_number=1, log_url=None)
+        airflow_tasks.notify_failure({"ti": ti, "exception": RuntimeError("boom")})
+        [saved] = list((tmp_path / "mailbox").glob("*.eml"))
+        message = email.message_from_bytes(saved.read_bytes(), policy=email.policy.default)
+        assert (
+            message["subject"].startswith("[ZLV] zlv_ingest_ff.finish failed") and "NEXT STEP" in message.get_body().get_content()
+        )
+    finally:
+        mailbox.stop()

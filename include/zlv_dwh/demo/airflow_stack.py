@@ -84,6 +84,26 @@ class AirflowStack:
         )
         return env
 
+    @property
+    def env_file(self) -> Path:
+        return self.home / "env"
+
+    def write_env_file(self, mailbox: Path | None = None) -> Path:
+        """What the operator's guide sources (`set -a; . .state/airflow/env; set +a`): the UI's
+        address and the support login, so its REST commands run as written. Mode 600: it holds
+        the password."""
+        lines = [
+            f"ZLV_AIRFLOW_URL={self.url}",
+            f"ZLV_AIRFLOW_USER={USER}",
+            f"ZLV_AIRFLOW_PASSWORD={self.password()}",
+        ]
+        if mailbox is not None:
+            lines.append(f"ZLV_MAILBOX_DIR={mailbox}")
+        self.env_file.parent.mkdir(parents=True, exist_ok=True)
+        self.env_file.write_text("\n".join(lines) + "\n")
+        os.chmod(self.env_file, 0o600)
+        return self.env_file
+
     def _secret(self, name: str) -> str:
         """Stable per home (every component must share them), random, never in code."""
         path = self.home / f".{name}"
@@ -221,13 +241,21 @@ def main() -> int:
     airflow = None
     try:
         stack, pg_admin_url = start_demo_sources(state_dir, 42, int(os.environ.get("ZLV_DEMO_SCALE", 2000)), started)
+        mailbox_dir = state_dir / "mailbox"
+        mailbox = services.start_mailbox(mailbox_dir, say)
+        started.append(mailbox)
+        stack.smtp = ("127.0.0.1", int(mailbox.url.rsplit(":", 1)[1]))
+        stack.alert_recipients = stack.alert_recipients or "support@zlv.localhost"
         metadata = services.recreate_database(pg_admin_url, "zlv_airflow_metadata")
         airflow = AirflowStack(stack, metadata.replace("postgresql://", "postgresql+psycopg2://", 1))
         say("Airflow: preparing the metadata database, settings and dbt manifest")
         airflow.prepare()
         airflow.start()
         airflow.wait_ready({"zlv_ingest_production", "zlv_transform"})
+        env_file = airflow.write_env_file(mailbox_dir)
         say(f"Airflow is up: {airflow.url}  (login: {USER} / {airflow.password()})")
+        say(f"For the operator's guide's commands: set -a; . {env_file}; set +a")
+        say(f"Alert e-mails to {stack.alert_recipients}: saved in {mailbox_dir}/ (one .eml file each)")
         say("Trigger zlv_ingest_production, zlv_ingest_locomvac and zlv_ingest_ff from the UI; Ctrl-C stops everything.")
         while True:
             airflow._check_alive()

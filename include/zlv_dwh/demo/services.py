@@ -258,3 +258,29 @@ def s3_credentials() -> tuple[str, str]:
         os.environ.get("ZLV_DEMO_S3_ACCESS_KEY", DEMO_S3_ACCESS_KEY),
         os.environ.get("ZLV_DEMO_S3_SECRET_KEY", DEMO_S3_SECRET_KEY),
     )
+
+
+def start_mailbox(folder: Path, say: Callable[[str], None] = print) -> Service:
+    """A local SMTP catcher for `make airflow` (aiosmtpd, loopback): every alert e-mail Airflow
+    sends is saved as one .eml file in `folder`, so "read the alert" works without a mail server.
+    The Service's url is smtp://127.0.0.1:<port>."""
+    import email
+    import email.policy
+
+    from aiosmtpd.controller import Controller
+
+    folder.mkdir(parents=True, exist_ok=True)
+
+    class SaveToFolder:
+        async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            path = folder / f"{stamp}-{len(list(folder.glob('*.eml'))) + 1:04d}.eml"
+            path.write_bytes(message.as_bytes())
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(SaveToFolder(), hostname="127.0.0.1", port=port)
+    controller.start()
+    say(f"alert mailbox: SMTP 127.0.0.1:{port}, every e-mail saved in {folder}/")
+    return Service(f"smtp://127.0.0.1:{port}", started_here=True, _stop=controller.stop)
