@@ -9,6 +9,10 @@ from zlv_dwh.settings import DUCKDB_POOL
 DOC = """
 ### dbt -> RGPD audit -> publish for Metabase
 Runs when any raw family is updated (assets), and daily at 06:00 Europe/Paris as a safety net.
+`sources_ready` first: the scheduled 06:00 run is **skipped** (every task grey, not red; the task's
+log says why) on a fresh deployment ("skipped: no source loaded yet": trigger the `zlv_ingest_*`
+DAGs) and when no load succeeded since the last publication ("nothing new since the last
+publication"). A manual or asset-triggered run always builds.
 **Usually takes** 1-3 minutes on demo data. The build task first audits the raw production copy
 (every column from a declared treatment; emails, phones, birth dates and real people's names in the
 values of text and JSON columns): when its log starts with `RgpdAuditFailed` and `RGPD audit FAIL`
@@ -27,7 +31,7 @@ whole output); each model and each model's tests then has its own task showing t
   and clear the task. A first publication passes;
 - `publish`: copies the marts into the file Metabase reads, atomically;
 - `dbt_docs`: regenerates the dbt documentation (`<data>/dbt_docs/static_index.html`, also under
-  Browse > dbt docs when `AIRFLOW__COSMOS__DBT_DOCS_PROJECTS` points there).
+  Browse > dbt docs (ZLV) in this UI, for logged-in users only).
 
 `source_freshness` runs beside them: `dbt source freshness` against the thresholds declared in the
 sources; it fails (and alerts) when a raw table is past its error threshold, without stopping the
@@ -68,6 +72,15 @@ with DAG(
         )
     },
 ):
+
+    @task.short_circuit(pool=DUCKDB_POOL, retries=0, ignore_downstream_trigger_rules=True)
+    def sources_ready(**context) -> bool:
+        """Skip the scheduled safety-net run when no source was loaded yet, or nothing since the
+        last publication (every task then shows skipped, not red); other runs always build."""
+        needed, why = airflow_tasks.transform_needed(str(context["dag_run"].run_type))
+        print(why)  # noqa: T201 - the one line a support person reads in this task's log
+        return needed
+
     dbt = dbt_rendering.dbt_task_group("dbt")
 
     @task(pool=DUCKDB_POOL, retries=0)
@@ -95,5 +108,6 @@ with DAG(
         """Regenerate the dbt documentation site from the models just built."""
         return airflow_tasks.generate_dbt_docs()
 
-    source_freshness()
-    dbt >> rgpd_audit() >> indicator_drift_gate() >> publish() >> dbt_docs()
+    ready = sources_ready()
+    ready >> source_freshness()
+    ready >> dbt >> rgpd_audit() >> indicator_drift_gate() >> publish() >> dbt_docs()

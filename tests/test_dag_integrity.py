@@ -102,7 +102,11 @@ def test_dbt_node_tasks_only_report_the_one_build_and_never_run_dbt_themselves(d
         assert producer.task_id in t.get_flat_relative_ids(upstream=True), t.task_id
     roots = [t for t in nodes if producer.task_id in t.upstream_task_ids]
     assert roots and all(t.trigger_rule == "all_done" for t in roots)
-    assert producer.upstream_task_ids == set()
+    # only the short-circuit guard comes before the build: when it skips, it skips every task
+    # directly (node tasks included, whatever their trigger rule), so none waits for a build
+    guard = dag.get_task("sources_ready")
+    assert producer.upstream_task_ids == {"sources_ready"} and guard.ignore_downstream_trigger_rules is True
+    assert guard.retries == 0 and {"source_freshness", producer.task_id} <= guard.downstream_task_ids
     assert type(producer).execute is not dbt_rendering.DbtProducerWatcherOperator.execute  # the raw audit runs first
 
 

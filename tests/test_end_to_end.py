@@ -285,3 +285,21 @@ def test_no_secret_in_the_dag_runs_output_the_warehouse_or_the_published_folder(
     outputs = sorted((stack.state_dir / "logs").glob("zlv_*.log"))
     assert {p.stem for p in outputs} >= set(run.DAG_ORDER)
     fault.watch(stack.state_dir / "logs", stack.paths.warehouse, stack.paths.published_dir)
+
+
+def test_the_guides_warehouse_query_for_make_airflow_runs_as_written(first_run, stack, tmp_path):
+    """docs/OPERATIONS.md's load-log query, from a checkout whose .state holds this run's warehouse."""
+    import subprocess
+
+    from zlv_dwh.settings import REPO_ROOT
+
+    text = (REPO_ROOT / "docs" / "OPERATIONS.md").read_text(encoding="utf-8")
+    start = text.index("```bash\n", text.index("and with `make airflow` (or after `make demo`)")) + len("```bash\n")
+    block = text[start : text.index("```", start)]
+    checkout = tmp_path / "checkout"
+    (checkout / ".state").mkdir(parents=True)
+    (checkout / ".state" / "data").symlink_to(stack.paths.data_dir)
+    (checkout / ".venv").symlink_to(REPO_ROOT / ".venv")
+    done = subprocess.run(["bash", "-eo", "pipefail", "-c", block], cwd=checkout, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert "table_name" in done.stdout and "success" in done.stdout

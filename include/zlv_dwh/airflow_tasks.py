@@ -161,6 +161,49 @@ def run_raw_rgpd_audit(run_id: str) -> str:
     return report.verdict
 
 
+SOURCES_OF_THE_MARTS = ("production", "locomvac", "ff")
+
+
+def transform_needed(run_type: str) -> tuple[bool, str]:
+    """Whether a zlv_transform run has something to build, and why. Only the scheduled safety-net
+    run is ever skipped: on a fresh deployment (no source loaded yet: building would fail every
+    task) and when no load succeeded since the last publication (nothing new). A manual or
+    asset-triggered run always builds. Never raises: in doubt, build (and report its errors)."""
+    if run_type != "scheduled":
+        return True, f"{run_type} run: building"
+    try:
+        import duckdb
+
+        from zlv_dwh.warehouse import table_exists
+
+        paths = Paths.from_env()
+        if not paths.warehouse.exists():
+            return False, "skipped: no source loaded yet (no warehouse file); trigger the zlv_ingest_* DAGs"
+        with connect(paths.warehouse) as con:
+            loaded = (
+                dict(
+                    con.execute(
+                        "select source, max(finished_at) from ops.load_log where status = 'success' group by source"
+                    ).fetchall()
+                )
+                if table_exists(con, "ops", "load_log")
+                else {}
+            )
+        missing = [s for s in SOURCES_OF_THE_MARTS if s not in loaded]
+        if missing:
+            return False, f"skipped: no source loaded yet ({', '.join(missing)} never loaded); trigger zlv_ingest_{missing[0]}"
+        if paths.published_marts.exists():
+            with duckdb.connect(str(paths.published_marts), read_only=True) as pub:
+                published_at = pub.execute("select max(published_at) from _publication").fetchone()[0]
+            newest = max(v for v in loaded.values() if v is not None)
+            if published_at is not None and newest is not None and newest <= published_at:
+                return False, f"skipped: nothing new since the last publication ({published_at:%Y-%m-%d %H:%M} UTC)"
+        return True, "scheduled run: sources loaded since the last publication, building"
+    except Exception as exc:  # the guard must never be the red task
+        log.warning("could not decide whether to skip (%s): building", exc)
+        return True, "building (could not read the load log)"
+
+
 def run_rgpd_audit(run_id: str) -> str:
     paths = Paths.from_env()
     with connect(paths.warehouse) as con:

@@ -76,9 +76,6 @@ class AirflowStack:
                 "AIRFLOW__API__SECRET_KEY": self._secret("api_secret"),
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
                 "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "30",
-                "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": json.dumps(
-                    {"zlv": {"dir": str(self.stack.paths.dbt_docs_dir), "index": "index.html", "name": "dbt docs (ZLV)"}}
-                ),
                 **self.extra_env,
             }
         )
@@ -256,6 +253,10 @@ def main() -> int:
         say(f"Airflow is up: {airflow.url}  (login: {USER} / {airflow.password()})")
         say(f"For the operator's guide's commands: set -a; . {env_file}; set +a")
         say(f"Alert e-mails to {stack.alert_recipients}: saved in {mailbox_dir}/ (one .eml file each)")
+        say("Running on their own (unpaused, Europe/Paris; each starts its latest interval once now):")
+        say("  zlv_ingest_production 02:00 daily, zlv_ingest_locomvac / zlv_ingest_ff 03:00 Mondays,")
+        say("  zlv_refresh_referentials 04:00 on 1 February, zlv_transform after every load and at 06:00")
+        say("  (its 06:00 run is skipped, not red, until the sources have loaded, or with nothing new).")
         say("Trigger zlv_ingest_production, zlv_ingest_locomvac and zlv_ingest_ff from the UI; Ctrl-C stops everything.")
         while True:
             airflow._check_alive()
