@@ -160,3 +160,25 @@ def test_a_wrong_password_says_so_instead_of_a_silent_empty_token(airflow, tmp_p
     first_step = _guide_block("Through the REST API, with a UI login").split("AUTH=")[0]
     done = subprocess.run(["bash", "-c", first_step], cwd=workdir, capture_output=True, text=True, timeout=60)
     assert "NO TOKEN: is Airflow up at" in done.stderr
+
+
+def test_the_dbt_docs_answer_only_a_logged_in_user(airflow):
+    """The docs describe the whole warehouse: anonymous requests are refused, Cosmos's open view is off."""
+    import urllib.error
+    import urllib.request
+
+    for path in ("/zlv/dbt_docs/static_index.html", "/zlv/dbt_docs/manifest.json", "/zlv/dbt_docs/catalog.json"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{airflow.url}{path}", timeout=10)
+        assert refused.value.code == 401, path
+    with pytest.raises(urllib.error.HTTPError) as cosmos:
+        urllib.request.urlopen(f"{airflow.url}/cosmos/zlv/dbt_docs_index.html", timeout=10)
+    assert cosmos.value.code == 404
+    request = urllib.request.Request(
+        f"{airflow.url}/zlv/dbt_docs/manifest.json", headers={"Authorization": f"Bearer {airflow.token()}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200 and b"nodes" in response.read(200_000)
+    except urllib.error.HTTPError as exc:  # before the first transform run: not generated yet
+        assert exc.code == 404 and b"not generated yet" in exc.read()
