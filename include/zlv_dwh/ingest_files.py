@@ -75,7 +75,6 @@ create table if not exists ops.file_rejects (
 """
 
 
-ENCODINGS = ("utf-8", "latin-1", "windows-1252")
 ENCODING_MISMATCH_RULES = ("decode", "quarantine")
 DUPLICATE_KEY_RULES = ("keep_first", "keep_last", "quarantine")
 

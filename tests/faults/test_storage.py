@@ -151,11 +151,6 @@ def _bad_files(demo) -> dict[str, tuple[bytes, str]]:
     fields = header.split(",")
     ccthp = fields.index("ccthp")
 
-    def accent(line):
-        parts = line.split(",")
-        parts[ccthp] = "é" + parts[ccthp]
-        return ",".join(parts)
-
     def without_last(line):
         return line.rsplit(",", 1)[0]
 
@@ -208,16 +203,22 @@ def _tolerated_files(demo) -> dict[str, tuple[bytes, str]]:
     }
 
 
+def _put_ff_deliveries(fault, client, bucket, files: dict, first_year: int, what: str) -> dict[str, tuple[str, str]]:
+    """One ff_housing object per millésime from `first_year` on; key -> (name, expected reason)."""
+    placed = {}
+    for year, (name, (body, reason)) in enumerate(files.items(), start=first_year):
+        key = f"lake/cerema/ff/{year}/raw.csv.gz"
+        client.put_object(Bucket=bucket, Key=key, Body=body)
+        placed[key] = (name, reason)
+        fault.inject(f"{what}: {name}")
+    return placed
+
+
 def test_bad_files_are_quarantined_with_their_reason_and_the_rest_loads(fault, s3, bucket, demo, tmp_path, ext):
     wh = tmp_path / "wh.duckdb"
     fault.watch(wh)
     client = fi.s3_client(s3[0])
-    bad = {}
-    for year, (name, (body, reason)) in enumerate(_bad_files(demo).items(), start=2001):
-        key = f"lake/cerema/ff/{year}/raw.csv.gz"
-        client.put_object(Bucket=bucket, Key=key, Body=body)
-        bad[key] = (name, reason)
-        fault.inject(f"bad file: {name}")
+    bad = _put_ff_deliveries(fault, client, bucket, _bad_files(demo), 2001, "bad file")
     with pytest.raises(fi.ContractError, match=rf"{len(bad)} file\(s\) of family ff quarantined") as e:
         _ingest(FF, s3[0], bucket, wh, ext, "run")
     fault.watch_text(str(e.value))
@@ -237,12 +238,7 @@ def test_bad_files_are_quarantined_with_their_reason_and_the_rest_loads(fault, s
 def test_files_as_real_deliveries_come_load_by_name_and_report_what_differs(fault, s3, bucket, demo, tmp_path, ext):
     wh = tmp_path / "wh.duckdb"
     client = fi.s3_client(s3[0])
-    tolerated = {}
-    for year, (name, (body, reason)) in enumerate(_tolerated_files(demo).items(), start=2011):
-        key = f"lake/cerema/ff/{year}/raw.csv.gz"
-        client.put_object(Bucket=bucket, Key=key, Body=body)
-        tolerated[key] = (name, reason)
-        fault.inject(f"real-world delivery: {name}")
+    tolerated = _put_ff_deliveries(fault, client, bucket, _tolerated_files(demo), 2011, "real-world delivery")
     _ingest(FF, s3[0], bucket, wh, ext, "run")
     with connect(wh) as con:
         manifest = {k: (s, r) for k, s, r in con.execute("select object_key, status, reason from ops.file_manifest").fetchall()}
