@@ -500,15 +500,14 @@ def _statement_kind(sql: str) -> str | None:
     text = " ".join(str(sql).split()).lower()
     if "group by all having count(*) > 1" in text:
         return "key check across the millésime"
+    if text.startswith("delete from ") and "_source_record in (" in text:
+        return "repeated keys: delete all but the kept line"
     for prefix, kind in (
-        ("create temp table _zlv_stage", "stage: read_csv + HMAC -> _zlv_stage"),
-        ("select count(*) from _zlv_stage", "count staged"),
         ("select byte_position", "rejects"),
-        ("delete from _zlv_stage", "repeated keys: delete all but the first"),
         ("delete from ops.", "manifest and load log"),
         ("insert into ops.", "manifest and load log"),
         ("delete from ", "delete the object's previous rows"),
-        ("insert into ", "insert _zlv_stage -> target"),
+        ("insert into ", "read_csv + HMAC -> target (one pass)"),
         ("commit", "commit"),
     ):
         if text.startswith(prefix):
@@ -524,13 +523,11 @@ PHASE_ORDER = (
     "  _transcode_windows_1252",
     "map_columns",
     "replace_rows",
-    "  stage: read_csv + HMAC -> _zlv_stage",
-    "  count staged",
+    "  delete the object's previous rows",
+    "  read_csv + HMAC -> target (one pass)",
     "  rejects",
     "  _duplicates (repeated keys: count, examples, their lines)",
-    "  repeated keys: delete all but the first",
-    "  delete the object's previous rows",
-    "  insert _zlv_stage -> target",
+    "  repeated keys: delete all but the kept line",
     "  key check across the millésime",
     "  manifest and load log",
     "  commit",
