@@ -19,7 +19,10 @@ import pytest
 from zlv_dwh import dbt_project
 from zlv_dwh.demo import generate, run, services
 from zlv_dwh.ingest_files import S3Settings
-from zlv_dwh.settings import DBT_MANIFEST
+from zlv_dwh.settings import DBT_MANIFEST, REPO_ROOT
+
+# The pinned downloads (the referential source, checked by hash) are shared by every test run.
+os.environ.setdefault("ZLV_DOWNLOAD_CACHE", str(REPO_ROOT / ".state" / "cache"))
 
 # Test secrets: distinctive so that a leak into a log or a file is easy to grep for.
 TEST_HASH_KEY = b"zlv-test-pseudonymisation-key-5f1c"

@@ -82,7 +82,7 @@ def test_every_mart_feeds_a_dashboard_exposure(dbt_manifest, models):
     assert len(marts) >= 7 and marts <= exposed, marts - exposed
 
 
-def test_the_referentials_load_from_the_seeds_into_the_warehouse(tmp_path):
+def test_the_seeds_load_into_the_warehouse(tmp_path):
     """In a process of its own, as the Airflow task runs it (dbt-duckdb keeps the file open until exit)."""
     warehouse = tmp_path / "wh.duckdb"
     code = (
@@ -96,7 +96,7 @@ def test_the_referentials_load_from_the_seeds_into_the_warehouse(tmp_path):
         check=True,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "include")},
     )
-    assert out.stdout.strip().splitlines()[-1] == "['cog_communes_2024', 'housing_status_forms', 'housing_sub_statuses']"
-    rows = (DBT_PROJECT_DIR / "seeds" / "cog_communes_2024.csv").read_text(encoding="utf-8").strip().splitlines()
+    assert out.stdout.strip().splitlines()[-1] == "['housing_status_forms', 'housing_sub_statuses']"
+    rows = (DBT_PROJECT_DIR / "seeds" / "housing_sub_statuses.csv").read_text(encoding="utf-8").strip().splitlines()
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("select count(*) from referential.cog_communes_2024").fetchone()[0] == len(rows) - 1
+        assert con.execute("select count(*) from referential.housing_sub_statuses").fetchone()[0] == len(rows) - 1

@@ -161,7 +161,14 @@ def run_raw_rgpd_audit(run_id: str) -> str:
     return report.verdict
 
 
-SOURCES_OF_THE_MARTS = ("production", "locomvac", "ff")
+# Each source the marts are built from (its ops.load_log `source`) and the DAG that loads it. The
+# national referential is not waited for: the build loads it first if it never was
+# (ensure_referential), so a fresh deployment needs no manual first step.
+SOURCES_OF_THE_MARTS = {
+    "production": "zlv_ingest_production",
+    "locomvac": "zlv_ingest_locomvac",
+    "ff": "zlv_ingest_ff",
+}
 
 
 def transform_needed(run_type: str) -> tuple[bool, str]:
@@ -191,7 +198,10 @@ def transform_needed(run_type: str) -> tuple[bool, str]:
             )
         missing = [s for s in SOURCES_OF_THE_MARTS if s not in loaded]
         if missing:
-            return False, f"skipped: no source loaded yet ({', '.join(missing)} never loaded); trigger zlv_ingest_{missing[0]}"
+            return False, (
+                f"skipped: no source loaded yet ({', '.join(missing)} never loaded); "
+                f"trigger {', '.join(SOURCES_OF_THE_MARTS[m] for m in missing)}"
+            )
         if paths.published_marts.exists():
             with duckdb.connect(str(paths.published_marts), read_only=True) as pub:
                 published_at = pub.execute("select max(published_at) from _publication").fetchone()[0]
@@ -331,6 +341,27 @@ def notify_failure(context) -> None:
         log.error("%s", alerts.next_step(ti.dag_id, ti.task_id, type(error).__name__ if error else "", str(error or "")))
 
 
-def refresh_referentials() -> list[str]:
+def ensure_referential(run_id: str) -> None:
+    """Load the national referential if the warehouse has none yet (a fresh deployment: its yearly
+    DAG has not run); otherwise leave it to zlv_refresh_referentials."""
+    from zlv_dwh import referentials
+    from zlv_dwh.warehouse import table_exists
+
     paths = Paths.from_env()
-    return dbt_commands.seed_referentials(paths.warehouse, paths.data_dir / "dbt_seed")
+    with connect(paths.warehouse) as con:
+        present = table_exists(con, referentials.SCHEMA, "source")
+    if present:
+        return
+    log.info("no national referential in the warehouse yet: loading it before the build")
+    referentials.refresh(paths.warehouse, paths.download_cache, run_id)
+
+
+def refresh_referentials(run_id: str) -> dict:
+    """The national referential (INSEE COG through the pinned source), then the project's seeds
+    (the status vocabulary); returns the rows loaded per table."""
+    from zlv_dwh import referentials
+
+    paths = Paths.from_env()
+    counts = referentials.refresh(paths.warehouse, paths.download_cache, run_id)
+    seeds = dbt_commands.seed_referentials(paths.warehouse, paths.data_dir / "dbt_seed")
+    return {"rows": counts, "seeds": seeds}

@@ -83,8 +83,8 @@ def generate_docs(warehouse: Path, out_dir: Path, project_dir: Path = DBT_PROJEC
 
 
 def seed_referentials(warehouse: Path, out_dir: Path, project_dir: Path = DBT_PROJECT_DIR) -> list[str]:
-    """`dbt seed` of the referentials shipped with the project (the INSEE COG extract); returns the
-    seeds loaded. Full refresh: a new COG millésime replaces the old one."""
+    """`dbt seed` of the reference tables shipped with the project (the app's status vocabulary);
+    returns the seeds loaded. Full refresh: a changed seed file replaces its table whole."""
     result = _invoke(["seed", "--full-refresh"], warehouse, out_dir, project_dir)
     seeds = [r.node.name for r in result.result.results]
     log.info("referentials loaded: %s", ", ".join(seeds))

@@ -111,6 +111,12 @@ class Paths:
         return self.data_dir / "dbt_freshness"
 
     @property
+    def download_cache(self) -> Path:
+        """Pinned downloads (the referential's source), checked by hash before use: safe to share
+        between data folders (ZLV_DOWNLOAD_CACHE), which the tests do."""
+        return Path(os.environ.get("ZLV_DOWNLOAD_CACHE", self.data_dir / "cache"))
+
+    @property
     def extension_dir(self) -> Path:
         return self.data_dir / "duckdb_extensions"
 

@@ -15,7 +15,17 @@ from pathlib import Path
 
 import psycopg
 
-from zlv_dwh import dbt_commands, indicator_drift, ingest_files, ingest_postgres, pii, publish, rgpd_audit, summary
+from zlv_dwh import (
+    dbt_commands,
+    indicator_drift,
+    ingest_files,
+    ingest_postgres,
+    pii,
+    publish,
+    referentials,
+    rgpd_audit,
+    summary,
+)
 from zlv_dwh.settings import Paths, warehouse_backend
 from zlv_dwh.warehouse import connect
 
@@ -42,6 +52,8 @@ def run(run_id: str) -> dict:
         steps[step] = round(time.monotonic() - clock, 2)
         clock = time.monotonic()
 
+    referentials.refresh(paths.warehouse, paths.download_cache, run_id)
+    done("refresh_referentials")
     common = {"warehouse": paths.warehouse, "run_id": run_id, "extension_dir": paths.extension_dir}
     ingest_postgres.ingest_all(ingest_postgres.load_config(), pg_dsn=dsn, key=key, **common)
     done("ingest_production")

@@ -21,7 +21,7 @@ from zlv_dwh import summary
 from zlv_dwh.demo import generate, services
 from zlv_dwh.settings import REPO_ROOT, Paths, warehouse_backend
 
-DAG_ORDER = ["zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff", "zlv_transform"]
+DAG_ORDER = ["zlv_refresh_referentials", "zlv_ingest_production", "zlv_ingest_locomvac", "zlv_ingest_ff", "zlv_transform"]
 DEMO_DATABASE = "zlv_demo_production"
 DEMO_LAKE_CATALOG = "zlv_demo_lake_catalog"
 READER_ROLE = "zlv_dwh_reader"  # the demo's production login, SELECT only (README.md, 'The production login')

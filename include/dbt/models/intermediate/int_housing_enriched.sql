@@ -18,12 +18,6 @@ ff_housing as (
 
 ),
 
-communes as (
-
-    select * from {{ ref('cog_communes_2024') }}
-
-),
-
 -- the housing's row in the most recent LOVAC millésime it appears in
 latest_lovac as (
 
@@ -77,14 +71,8 @@ final as (
         housing.status_label,
         housing.sub_status,
 
-        -- territory (COG 2024)
-        communes.commune_name,
-        communes.epci_siren,
-        communes.epci_name,
-        communes.departement_code,
-        communes.departement_name,
-        communes.region_code,
-        communes.region_name,
+        -- territory, on the current COG
+        {{ territory_columns('housing.geo_code') }},
 
         -- latest LOVAC
         latest_lovac.lovac_millesime,
@@ -103,8 +91,7 @@ final as (
         latest_ff.owner_category as ff_owner_category
 
     from housing
-    left join communes
-        on housing.geo_code = communes.commune_code
+    {{ territory_join('housing.geo_code') }}
     left join latest_lovac
         on housing.local_id = latest_lovac.local_id
     left join latest_ff

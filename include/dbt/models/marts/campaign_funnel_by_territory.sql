@@ -8,23 +8,14 @@ campaign_housing as (
 
 ),
 
-communes as (
-
-    select * from {{ ref('cog_communes_2024') }}
-
-),
-
 located as (
 
     select
-        coalesce(communes.departement_code, left(campaign_housing.housing_geo_code, 2)) as departement_code,
-        communes.departement_name,
-        communes.region_code,
+        {{ territory_columns('campaign_housing.housing_geo_code') }},
         campaign_housing.*
 
     from campaign_housing
-    left join communes
-        on campaign_housing.housing_geo_code = communes.commune_code
+    {{ territory_join('campaign_housing.housing_geo_code') }}
 
 ),
 

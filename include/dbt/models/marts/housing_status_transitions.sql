@@ -8,17 +8,10 @@ changes as (
 
 ),
 
-communes as (
-
-    select * from {{ ref('cog_communes_2024') }}
-
-),
-
 located as (
 
     select
-        coalesce(communes.departement_code, left(changes.housing_geo_code, 2)) as departement_code,
-        communes.departement_name,
+        {{ territory_columns('changes.housing_geo_code') }},
         cast(date_trunc('month', changes.changed_at) as date) as change_month,
         changes.old_status,
         changes.new_status,
@@ -26,8 +19,7 @@ located as (
         changes.is_exit_from_vacancy
 
     from changes
-    left join communes
-        on changes.housing_geo_code = communes.commune_code
+    {{ territory_join('changes.housing_geo_code') }}
 
 ),
 

@@ -8,22 +8,14 @@ milestones as (
 
 ),
 
-communes as (
-
-    select * from {{ ref('cog_communes_2024') }}
-
-),
-
 located as (
 
     select
-        coalesce(communes.departement_code, left(milestones.housing_geo_code, 2)) as departement_code,
-        communes.departement_name,
+        {{ territory_columns('milestones.housing_geo_code') }},
         milestones.*
 
     from milestones
-    left join communes
-        on milestones.housing_geo_code = communes.commune_code
+    {{ territory_join('milestones.housing_geo_code') }}
 
 ),
 

@@ -13,8 +13,10 @@ renamed as (
         millesime as lovac_millesime,
         ff_idlocal as local_id,
         invariant,
-        upper(trim(ccodep)) as departement_code,
-        upper(trim(ccodep)) || lpad(trim(commune), 3, '0') as commune_code,
+        -- ccodep is two characters, '97' overseas (La Réunion: '97' + '411'), as ZLV reads it:
+        -- the département comes from the commune code, never from ccodep alone
+        {{ departement_of_commune("left(lpad(upper(trim(ccodep)), 2, '0'), 2) || lpad(trim(commune), 3, '0')") }} as departement_code,
+        left(lpad(upper(trim(ccodep)), 2, '0'), 2) || lpad(trim(commune), 3, '0') as commune_code,
 
         -- years
         annee as data_year,
