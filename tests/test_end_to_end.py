@@ -141,6 +141,45 @@ def test_the_published_marts_show_exactly_the_facts_planted_in_the_real_schema(f
     assert published == inside
 
 
+def _headline_by_hand(lines: list[dict], millesime: int, with_ccthp: bool) -> int:
+    """« Logements vacants > 2 ans du parc privé » counted by hand from the generated LOVAC lines:
+    a flat or house assigned to housing, owner group not 1-6 or 9, vacancy started strictly before
+    millésime - 2, and (the 2019-2024 criterion) FF occupancy vacant; one per local id."""
+
+    def counted(line: dict) -> bool:
+        private = line["groupe"] is None or int(line["groupe"]) not in (1, 2, 3, 4, 5, 6, 9)
+        housing = line["aff"] == "H" and line["nature"] in ("APPART", "MAISON")
+        old = line["debutvacance"] is not None and int(line["debutvacance"]) < millesime - 2
+        return private and housing and old and (line["ff_ccthp"] == "V" or not with_ccthp)
+
+    return len({line["ff_idlocal"] for line in lines if line["annee"] == millesime and counted(line)})
+
+
+def test_the_headline_vacancy_figure_follows_each_millesimes_published_criterion(first_run, stack, demo):
+    """2024 publishes FIL-ccthp, 2025 FIL (ZLV's lovac_public_criteria): the published national
+    figure of each millésime is the hand count with its criterion, and the two criteria differ on
+    the demo (some FIL lines say rented in FF), so a criterion taken from the wrong year shows."""
+    lines = demo.tables["_lovac_lines"]
+    expected = {2024: _headline_by_hand(lines, 2024, with_ccthp=True), 2025: _headline_by_hand(lines, 2025, with_ccthp=False)}
+    assert _headline_by_hand(lines, 2024, with_ccthp=False) > expected[2024] > 0
+    assert _headline_by_hand(lines, 2025, with_ccthp=True) < expected[2025]
+    with duckdb.connect(str(stack.paths.published_marts), read_only=True) as con:
+        published = dict(
+            con.execute(
+                "select lovac_millesime, sum(vacant_over_two_years_public_count) from vacancy_by_territory "
+                "where territory_level = 'region' group by 1"
+            ).fetchall()
+        )
+        dwellings = dict(
+            con.execute(
+                "select lovac_millesime, sum(dwelling_count) from vacancy_by_territory where territory_level = 'commune' group by 1"
+            ).fetchall()
+        )
+    assert published == expected
+    # dwellings, not lines: the repeated ff_idlocal lines of the files count once
+    assert dwellings == {m: len({line["ff_idlocal"] for line in lines if line["annee"] == m}) for m in (2024, 2025)}
+
+
 def test_the_run_leaves_fresh_sources_and_the_dbt_docs_site(first_run, stack):
     sources = json.loads((stack.paths.dbt_freshness_dir / "sources.json").read_text())["results"]
     names = {r["unique_id"].split(".", 2)[2] for r in sources}

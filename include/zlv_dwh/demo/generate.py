@@ -15,6 +15,7 @@ import os
 import random
 import sys
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -618,7 +619,9 @@ def _build_files(rng: random.Random, demo: Demo, owner_of: dict, owners_by_id: d
                         "nature": h["housing_kind"],
                         "debutvacance": h["vacancy_start_year"],
                         "vlcad": h["rental_value"],
-                        "ff_ccthp": "V",
+                        # LOVAC is the vacancy-tax file: most lines say vacant in FF too, not all
+                        # (what the 2019-2024 public criterion, fil_ccthp, filters out)
+                        "ff_ccthp": "L" if zlib.crc32(f"{h['local_id']}/{millesime}".encode()) % 8 == 0 else "V",
                         "ff_stoth": int(h["living_area"]),
                         "ff_npiece_p2": h["rooms_count"],
                         "ff_jannath": h["building_year"],
@@ -677,6 +680,14 @@ def _build_files(rng: random.Random, demo: Demo, owner_of: dict, owners_by_id: d
                 )
                 ffo.append(owner_row)
         distinct = len(lovac)
+        # what each kept line says, for the tests to count the indicators by hand
+        demo.tables.setdefault("_lovac_lines", []).extend(
+            {
+                k: row[k]
+                for k in ("annee", "ff_idlocal", "ccodep", "commune", "aff", "nature", "groupe", "debutvacance", "ff_ccthp")
+            }
+            for row in lovac
+        )
         rate = file_layouts.LOVAC_DUPLICATE_RATE.get(millesime, 0.0)
         # ff_idlocal repeated as in the real file (at least once, so the rule is exercised): the
         # repeated line has an earlier vacancy start, so ZLV's rule keeps the original one

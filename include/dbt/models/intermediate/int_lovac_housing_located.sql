@@ -6,6 +6,12 @@ lovac as (
 
 ),
 
+criteria as (
+
+    select * from {{ ref('lovac_public_criteria') }}
+
+),
+
 final as (
 
     select
@@ -15,13 +21,19 @@ final as (
         lovac.commune_code as source_commune_code,
         {{ territory_columns('lovac.commune_code') }},
         lovac.is_dwelling,
+        lovac.is_housing,
         lovac.is_vacant,
         lovac.is_private,
         lovac.is_fil,
-        coalesce(lovac.is_vacant and lovac.vacancy_start_year < lovac.data_year - 2, false) as is_long_term_vacant
+        lovac.is_fil_ccthp,
+        criteria.public_criterion,
+        {{ is_vacant_over_two_years_public('criteria.public_criterion', 'lovac.is_fil', 'lovac.is_fil_ccthp') }}
+            as is_vacant_over_two_years_public
 
     from lovac
     {{ territory_join('lovac.commune_code') }}
+    left join criteria
+        on lovac.lovac_millesime = criteria.lovac_millesime
 
 )
 

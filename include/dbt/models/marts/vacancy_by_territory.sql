@@ -24,10 +24,12 @@ territory_housing as (
             {{ columns[1] }} as territory_name,
             lovac_millesime,
             is_dwelling,
+            is_housing,
             is_vacant,
             is_private,
             is_fil,
-            is_long_term_vacant
+            is_fil_ccthp,
+            is_vacant_over_two_years_public
         from lovac_housing
         where {{ columns[0] }} is not null
         {% if not loop.last %}union all{% endif %}
@@ -43,10 +45,11 @@ final as (
         max(territory_name) as territory_name,
         lovac_millesime,
         count(*) filter (where is_dwelling) as dwelling_count,
-        count(*) filter (where is_dwelling and is_vacant) as vacant_housing_count,
-        count(*) filter (where is_dwelling and is_vacant and is_private) as private_vacant_housing_count,
+        count(*) filter (where is_housing) as vacant_housing_count,
+        count(*) filter (where is_housing and is_private) as private_vacant_housing_count,
         count(*) filter (where is_fil) as fil_housing_count,
-        count(*) filter (where is_dwelling and is_long_term_vacant) as long_term_vacant_housing_count
+        count(*) filter (where is_fil_ccthp) as fil_ccthp_housing_count,
+        count(*) filter (where is_vacant_over_two_years_public) as vacant_over_two_years_public_count
 
     from territory_housing
     group by territory_level, territory_code, lovac_millesime

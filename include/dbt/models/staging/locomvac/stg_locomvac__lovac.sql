@@ -50,9 +50,10 @@ flagged as (
     select
         *,
         coalesce(assignment_code = 'H', false) as is_dwelling,
+        {{ is_lovac_housing('assignment_code', 'housing_kind') }} as is_housing,
         coalesce(occupancy = 'V', false) as is_vacant,
-        -- groups 1-6 and 9 are public or social owners; no group means a private person
-        coalesce(owner_group not in (1, 2, 3, 4, 5, 6, 9), true) as is_private
+        {{ is_private_owner_group('owner_group') }} as is_private,
+        {{ is_fil('assignment_code', 'housing_kind', 'owner_group', 'vacancy_start_year', 'data_year') }} as is_fil
     from renamed
 
 ),
@@ -61,10 +62,7 @@ final as (
 
     select
         *,
-        -- FIL: private dwelling vacant for more than two years at the data year
-        is_dwelling
-        and is_private
-        and coalesce(vacancy_start_year < data_year - 2, false) as is_fil
+        {{ is_fil_ccthp('is_fil', 'occupancy') }} as is_fil_ccthp
     from flagged
 
 )
