@@ -96,7 +96,7 @@ def test_the_seeds_load_into_the_warehouse(tmp_path):
         check=True,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "include")},
     )
-    assert out.stdout.strip().splitlines()[-1] == "['housing_status_forms', 'housing_sub_statuses']"
+    assert out.stdout.strip().splitlines()[-1] == "['housing_status_forms', 'housing_sub_statuses', 'lovac_public_criteria']"
     rows = (DBT_PROJECT_DIR / "seeds" / "housing_sub_statuses.csv").read_text(encoding="utf-8").strip().splitlines()
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from referential.housing_sub_statuses").fetchone()[0] == len(rows) - 1

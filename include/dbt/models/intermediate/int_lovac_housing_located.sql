@@ -20,6 +20,7 @@ final as (
         -- the millésime's commune code, and where it is on the current COG
         lovac.commune_code as source_commune_code,
         {{ territory_columns('lovac.commune_code') }},
+        lovac.living_area,
         lovac.is_dwelling,
         lovac.is_housing,
         lovac.is_vacant,

@@ -24,6 +24,23 @@ group_counts as (
 
 ),
 
+perimeter_counts as (
+
+    select establishment_id, count(*) as perimeters_count
+    from {{ ref('stg_production__geo_perimeters') }}
+    group by establishment_id
+
+),
+
+followup_updates as (
+
+    select updated_by_establishment_id as establishment_id, count(*) as followup_updates_count
+    from {{ ref('int_housing_followup_updates') }}
+    where updated_by_establishment_id is not null
+    group by updated_by_establishment_id
+
+),
+
 -- "now" for activity windows: the last sign-in in the data, so a replayed or late copy gives the
 -- same figures; current time when nobody ever signed in
 reference_time as (
@@ -39,11 +56,12 @@ user_counts as (
         users.establishment_id,
         count(*) as users_count,
         count(*) filter (
-            where users.last_authenticated_at >= reference_time.activity_reference_at - interval 30 day
+            where {{ connected_within_days('users.last_authenticated_at', 'reference_time.activity_reference_at', 30) }}
         ) as users_active_30d_count,
         count(*) filter (
-            where users.last_authenticated_at >= reference_time.activity_reference_at - interval 90 day
+            where {{ connected_within_days('users.last_authenticated_at', 'reference_time.activity_reference_at', 90) }}
         ) as users_active_90d_count,
+        max(users.last_authenticated_at) as last_authenticated_at,
         min(users.activated_at) as first_user_activated_at
 
     from users
@@ -55,7 +73,7 @@ user_counts as (
 
 ),
 
-final as (
+counted as (
 
     select
         establishments.establishment_id,
@@ -74,6 +92,12 @@ final as (
         date_diff(
             'day', user_counts.first_user_activated_at, campaign_counts.first_campaign_created_at
         ) as days_to_first_campaign,
+        coalesce(perimeter_counts.perimeters_count, 0) as perimeters_count,
+        coalesce(followup_updates.followup_updates_count, 0) as followup_updates_count,
+        {% for days in [30, 60, 90] %}
+        {{ connected_within_days('user_counts.last_authenticated_at', 'reference_time.activity_reference_at', days) }}
+            as is_connected_{{ days }}d,
+        {% endfor %}
         reference_time.activity_reference_at
 
     from establishments
@@ -84,6 +108,27 @@ final as (
         on establishments.establishment_id = campaign_counts.establishment_id
     left join group_counts
         on establishments.establishment_id = group_counts.establishment_id
+    left join perimeter_counts
+        on establishments.establishment_id = perimeter_counts.establishment_id
+    left join followup_updates
+        on establishments.establishment_id = followup_updates.establishment_id
+
+),
+
+final as (
+
+    select
+        *,
+        perimeters_count > 0 as has_drawn_perimeter,
+        groups_count > 0 as has_created_group,
+        campaigns_created_count > 0 as has_created_campaign,
+        campaigns_sent_count > 0 as has_sent_campaign,
+        followup_updates_count > 0 as has_updated_followup,
+        {{ activation_level('groups_count', 'campaigns_created_count', 'campaigns_sent_count') }} as activation_level,
+        {{ activation_typology('groups_count', 'campaigns_created_count', 'campaigns_sent_count', 'followup_updates_count > 0', 'is_connected_60d') }}
+            as activation_typology
+
+    from counted
 
 )
 
