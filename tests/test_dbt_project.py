@@ -82,6 +82,21 @@ def test_every_mart_feeds_a_dashboard_exposure(dbt_manifest, models):
     assert len(marts) >= 7 and marts <= exposed, marts - exposed
 
 
+def test_every_mart_has_an_enforced_contract_naming_each_column_type(models):
+    """Metabase's questions and the public views read the marts by name and type: a change of
+    either is a failed build (dbt's contract), not a broken dashboard found later."""
+    marts = {name: m for name, m in models.items() if m["fqn"][1] == "marts"}
+    assert len(marts) >= 12
+    for name, mart in marts.items():
+        assert mart["config"]["contract"]["enforced"] is True, name
+        for column, spec in mart["columns"].items():
+            assert spec.get("data_type"), f"{name}.{column}: no data_type in the contract"
+        keys_not_null = [
+            c for c, spec in mart["columns"].items() if any(k["type"] == "not_null" for k in spec.get("constraints", []))
+        ]
+        assert keys_not_null, f"{name}: no not_null constraint"
+
+
 def test_the_seeds_load_into_the_warehouse(tmp_path):
     """In a process of its own, as the Airflow task runs it (dbt-duckdb keeps the file open until exit)."""
     warehouse = tmp_path / "wh.duckdb"

@@ -84,6 +84,7 @@ counted as (
         coalesce(user_counts.users_active_30d_count, 0) as users_active_30d_count,
         coalesce(user_counts.users_active_90d_count, 0) as users_active_90d_count,
         user_counts.first_user_activated_at,
+        user_counts.last_authenticated_at,
         coalesce(campaign_counts.campaigns_created_count, 0) as campaigns_created_count,
         coalesce(campaign_counts.campaigns_sent_count, 0) as campaigns_sent_count,
         coalesce(group_counts.groups_count, 0) as groups_count,

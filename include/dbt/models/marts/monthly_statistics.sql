@@ -57,7 +57,7 @@ final as (
         months.month_start,
         {% for name in (series.keys() | list) + ['establishments_activated', 'housing_followed'] %}
         coalesce({{ name }}.{{ name }}_count, 0) as {{ name }}_count,
-        sum(coalesce({{ name }}.{{ name }}_count, 0)) over (order by months.month_start) as cumulative_{{ name }}_count{% if not loop.last %},{% endif %}
+        cast(sum(coalesce({{ name }}.{{ name }}_count, 0)) over (order by months.month_start) as bigint) as cumulative_{{ name }}_count{% if not loop.last %},{% endif %}
         {% endfor %}
 
     from months

@@ -82,16 +82,16 @@ final as (
         establishment_communes.establishment_id,
         millesimes.millesime,
         count(distinct establishment_communes.commune_code) as communes_count,
-        coalesce(sum(lovac.vacant_housing_count), 0) as vacant_housing_count,
-        coalesce(sum(lovac.private_vacant_housing_count), 0) as private_vacant_housing_count,
-        coalesce(sum(lovac.fil_housing_count), 0) as fil_housing_count,
-        coalesce(sum(lovac.fil_ccthp_housing_count), 0) as fil_ccthp_housing_count,
-        coalesce(sum(lovac.vacant_over_two_years_public_count), 0) as vacant_over_two_years_public_count,
-        coalesce(sum(lovac.vacant_living_area_m2), 0) as vacant_living_area_m2,
-        coalesce(sum(ff.ff_housing_count), 0) as ff_housing_count,
-        coalesce(sum(ff.ff_vacant_housing_count), 0) as ff_vacant_housing_count,
-        coalesce(sum(ff.ff_rented_housing_count), 0) as ff_rented_housing_count,
-        coalesce(sum(zlv.zlv_housing_count), 0) as zlv_housing_count
+        cast(coalesce(sum(lovac.vacant_housing_count), 0) as bigint) as vacant_housing_count,
+        cast(coalesce(sum(lovac.private_vacant_housing_count), 0) as bigint) as private_vacant_housing_count,
+        cast(coalesce(sum(lovac.fil_housing_count), 0) as bigint) as fil_housing_count,
+        cast(coalesce(sum(lovac.fil_ccthp_housing_count), 0) as bigint) as fil_ccthp_housing_count,
+        cast(coalesce(sum(lovac.vacant_over_two_years_public_count), 0) as bigint) as vacant_over_two_years_public_count,
+        cast(coalesce(sum(lovac.vacant_living_area_m2), 0) as bigint) as vacant_living_area_m2,
+        cast(coalesce(sum(ff.ff_housing_count), 0) as bigint) as ff_housing_count,
+        cast(coalesce(sum(ff.ff_vacant_housing_count), 0) as bigint) as ff_vacant_housing_count,
+        cast(coalesce(sum(ff.ff_rented_housing_count), 0) as bigint) as ff_rented_housing_count,
+        cast(coalesce(sum(zlv.zlv_housing_count), 0) as bigint) as zlv_housing_count
 
     from establishment_communes
     cross join millesimes
