@@ -138,6 +138,17 @@ def test_the_published_marts_show_exactly_the_facts_planted_in_the_real_schema(f
         assert one("select sum(grouped_housing_count) from establishment_activity") == len(grouped)
         assert one("select sum(groups_count) from establishment_activity") == len(live_groups)
         published = dict(con.execute("select geo_perimeter_id, housing_count from housing_by_perimeter").fetchall())
+        # the dashboards' marts: campaigns at campaign grain, ZLV's activation level, the month spine
+        assert one("select count(*) from campaign_returns") == len(tables["campaigns"])
+        assert one("select sum(housing_count) from campaign_returns") == len(
+            {(link["campaign_id"], link["housing_id"]) for link in tables["campaigns_housing"]}
+        )
+        assert one("select count(*) from establishment_activity where activation_level = '(4) CT activée'") == len(
+            {c["establishment_id"] for c in sent}
+        )
+        assert one("select cumulative_campaigns_sent_count from monthly_statistics order by month_start desc limit 1") == len(
+            [c for c in sent if c["sent_at"].year >= 2020]
+        )
     assert published == inside
 
 
