@@ -69,7 +69,7 @@ def test_the_shipped_pii_policy_parses_with_its_patterns_and_public_views():
     assert policy.looks_personal("owner_email") and policy.looks_personal("housing_count") is None
     assert set(policy.content_scan["patterns"]) == {"email", "french_phone", "iban", "nir", "birth_date_mention"}
     assert policy.content_scan["date_of_birth"]["name_like_columns"].startswith("(^|_)(name")
-    assert policy.public_views["schema"] == "public" and policy.public_views["exclude"] == ["housing_geo"]
+    assert policy.public_views["schema"] == "public" and policy.public_views["exclude"] == ["housing_geo", "monthly_statistics"]
     assert policy.public_views["small_cells"]["marts"]["vacancy_by_territory"] == {"base_count": "dwelling_count"}
     assert policy.public_views["small_cells"]["rounding_base"] == 5
 
@@ -81,8 +81,9 @@ def test_the_shipped_indicators_parse():
         "vacant_housing_by_departement",
         "campaigns_sent",
         "active_establishments",
+        "vacant_over_two_years_public_national",
     ]
-    assert [i.tolerance for i in config.indicators] == [0.02, 0.05, 0.25, 0.25]
+    assert [i.tolerance for i in config.indicators] == [0.02, 0.05, 0.25, 0.25, 0.02]
     assert config.approval_variable == "zlv_approved_drift_run_ids"
 
 
