@@ -561,3 +561,45 @@ def test_the_demo_writes_lovac_and_ff_in_the_real_layouts_and_they_load(s3, buck
         _q(wh, "select count(*), count(distinct (millesime, ff_idlocal)) from raw_locomvac.lovac")[0]
         == (generate.file_row_counts(demo)["lovac"],) * 2
     )
+
+
+def test_a_utf8_file_with_a_stray_latin1_byte_is_quarantined_not_loaded_as_mojibake(s3, bucket, client, demo, tmp_path, ext):
+    """Mostly UTF-8 (every accent right) but one byte is not: decoding it all as Windows-1252 would
+    store « Lâ€™Å’UVRE » for « L’ŒUVRE ». Quarantined with the line of the stray byte instead."""
+    lines = _lovac_lines(demo)
+    header = lines[0].split(D)
+    dropped = header.index("proprietaire")
+    marked = []
+    for line in lines[1:]:
+        fields = line.split(D)
+        fields[dropped] = "SCI L’ŒUVRE é"
+        marked.append(D.join(fields))
+    body = ("\n".join(lines[:1] + marked) + "\n").encode("utf-8")
+    third = body.index(b"\n", body.index(b"\n", body.index(b"\n") + 1) + 1)  # end of physical line 3
+    body = body[:third] + b" \xe9" + body[third:]  # one Latin-1 é at the end of line 3
+    client.put_object(Bucket=bucket, Key=LOVAC_2025, Body=body)
+    wh = tmp_path / "wh.duckdb"
+    _quarantined(s3, bucket, wh, ext, "locomvac", LOVAC_2025, r"mixed encodings .* but byte 0xE9 at line 3 is not UTF-8")
+    assert _q(wh, "select count(*) from raw_locomvac.lovac where _source_key = ?", [LOVAC_2025]) == [(0,)]
+
+
+def test_a_short_line_is_rejected_at_its_own_line_and_counted_apart_from_the_next(s3, bucket, client, demo, tmp_path, ext):
+    """DuckDB places a line with too few fields at the next line's first byte: the short line 4
+    and a bad value on line 5 are two malformed lines, each at its own line."""
+    lines = _gz_lines(demo, FF_2024)
+    header = lines[0].split(",")
+    year = header.index("jannath")
+    lines[3] = ",".join(lines[3].split(",")[:5])  # physical line 4: five fields only
+    bad = lines[4].split(",")
+    bad[year] = "not-a-year"  # physical line 5
+    lines[4] = ",".join(bad)
+    _put_lines(client, bucket, FF_2024, lines)
+    spec = CONFIG.families["ff"]
+    lenient = dataclasses.replace(spec, datasets=tuple(dataclasses.replace(ds, max_malformed_share=0.05) for ds in spec.datasets))
+    wh = tmp_path / "wh.duckdb"
+    report = _ingest(lenient, s3[0], bucket, wh, ext)
+    outcome = next(o for o in report.outcomes if o.key == FF_2024)
+    assert outcome.status == "loaded" and outcome.malformed == 2, outcome
+    rejected = {line for (line,) in _q(wh, "select line from ops.file_rejects where object_key = ?", [FF_2024])}
+    assert rejected == {4, 5}
+    assert _q(wh, "select rows_malformed from ops.file_manifest where object_key = ?", [FF_2024]) == [(2,)]

@@ -11,8 +11,9 @@ transaction. A file that breaks the contract is quarantined — recorded with th
 expected and what was found — and never half-loaded; the family's other files still load.
 Malformed rows are counted and reported with their line numbers; a declared share decides between
 quarantine and load-with-report. Values of rejected lines are never stored: they may be personal.
-Dropped columns are never parsed (DuckDB reads only the projected columns), so bad bytes or values
-there, whose content is not kept anyway, do not count as malformed."""
+Dropped columns are never cast (DuckDB reads them as text and does not keep them), so bad values
+there, whose content is not kept anyway, do not count as malformed; the bytes of the whole file
+must still decode (UTF-8 or Windows-1252), or the file is quarantined with the line."""
 
 from __future__ import annotations
 
@@ -614,14 +615,22 @@ def prepare(ds: DatasetSpec, path: Path, url: str, folder: Path) -> PreparedFile
             f"{'.gz' if suffix_says_gzip else 'without .gz'})"
         )
     # One pass: is it UTF-8?
-    utf8, ascii_only = True, True
+    utf8, ascii_only, first_bad = True, True, ""
     decoder = codecs.getincrementaldecoder("utf-8")()
+    newlines = 0
     try:
         with _open_stream(path, container) as stream:
             while chunk := stream.read(DECODE_CHUNK):
                 ascii_only = ascii_only and chunk.isascii()
                 if not ascii_only:
-                    decoder.decode(chunk)
+                    try:
+                        decoder.decode(chunk)
+                    except UnicodeDecodeError as exc:
+                        at = min(max(exc.start, 0), len(chunk) - 1)
+                        line = newlines + chunk.count(b"\n", 0, at) + 1
+                        first_bad = f"byte 0x{chunk[at]:02X} at line {line}"
+                        raise
+                newlines += chunk.count(b"\n")
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         utf8 = False
@@ -631,7 +640,7 @@ def prepare(ds: DatasetSpec, path: Path, url: str, folder: Path) -> PreparedFile
         encoding, prepared, compression = ("ascii" if ascii_only else "utf-8"), path, container
     else:
         encoding, prepared, compression = "windows-1252", folder / f"{path.name}.utf8.csv", "none"
-        _transcode_windows_1252(path, container, prepared, where)
+        _transcode_windows_1252(path, container, prepared, where, first_bad)
     declared_family = "utf-8" if ds.encoding == "utf-8" else "windows-1252"
     if encoding != "ascii" and encoding != declared_family:
         what = f"declared {ds.encoding}, but the bytes are {encoding}"
@@ -642,23 +651,53 @@ def prepare(ds: DatasetSpec, path: Path, url: str, folder: Path) -> PreparedFile
     return PreparedFile(prepared, compression, encoding, header, notes, delimiter)
 
 
-def _transcode_windows_1252(path: Path, container: str, out: Path, where: str) -> None:
+# A valid UTF-8 multi-byte character (2 to 4 bytes). In real Windows-1252 text such byte pairs
+# are nonsense ("Ã©", "â€™"): their share of the non-ASCII bytes tells a UTF-8 file with a few
+# stray bytes (mixed encodings, which decoding as Windows-1252 would garble) from a Windows-1252 one.
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xC2-\xDF][\x80-\xBF]|\xE0[\xA0-\xBF][\x80-\xBF]|[\xE1-\xEF][\x80-\xBF]{2}"
+    rb"|\xF0[\x90-\xBF][\x80-\xBF]{2}|[\xF1-\xF4][\x80-\xBF]{3}"
+)
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+MIXED_ENCODING_SHARE = 0.5
+MIXED_ENCODING_SAMPLE_CHUNKS = 4  # the first 64 MB tell; a national file is not scanned twice
+
+
+def _transcode_windows_1252(path: Path, container: str, out: Path, where: str, first_bad: str = "") -> None:
     """Windows-1252 -> UTF-8, streamed; its five undefined bytes (0x81 0x8D 0x8F 0x90 0x9D, control
-    characters in Latin-1) stop it with their physical line."""
+    characters in Latin-1) stop it with their physical line, and so does a file that is mostly
+    UTF-8 with a few bytes that are not (mixed encodings): never loaded as mojibake."""
     decoder = codecs.getincrementaldecoder("cp1252")("strict")
-    newlines = 0
+    newlines = high = in_utf8 = sampled = 0
     with _open_stream(path, container) as stream, out.open("wb") as target:
         while chunk := stream.read(DECODE_CHUNK):
+            sampled += 1
+            if sampled <= MIXED_ENCODING_SAMPLE_CHUNKS and not chunk.isascii():
+                high += len(chunk) - len(chunk.translate(None, _HIGH_BYTES))
+                in_utf8 += sum(len(m) for m in _UTF8_SEQUENCE.findall(chunk))
             try:
                 target.write(decoder.decode(chunk).encode("utf-8"))
             except UnicodeDecodeError as exc:
-                line = newlines + chunk.count(b"\n", 0, exc.start) + 1
-                raise ContractError(
-                    f"{where}: byte 0x{chunk[exc.start]:02X} at line {line} is a character in none of UTF-8, "
-                    f"Windows-1252 or Latin-1: the file is damaged or in another encoding"
-                ) from None
+                if not _mostly_utf8(in_utf8, high):
+                    line = newlines + chunk.count(b"\n", 0, exc.start) + 1
+                    raise ContractError(
+                        f"{where}: byte 0x{chunk[exc.start]:02X} at line {line} is a character in none of UTF-8, "
+                        f"Windows-1252 or Latin-1: the file is damaged or in another encoding"
+                    ) from None
+                break  # mixed: reported below with the first byte that is not UTF-8
             newlines += chunk.count(b"\n")
         target.write(decoder.decode(b"", final=True).encode("utf-8"))
+    if _mostly_utf8(in_utf8, high):
+        out.unlink(missing_ok=True)
+        raise ContractError(
+            f"{where}: mixed encodings - mostly UTF-8 ({in_utf8:,} of its {high:,} non-ASCII bytes form UTF-8 "
+            f"characters) but {first_bad or 'some bytes'} is not UTF-8: decoding it as Windows-1252 would garble "
+            f"every accented character; re-export the file in one encoding"
+        )
+
+
+def _mostly_utf8(in_utf8: int, high: int) -> bool:
+    return high > 0 and in_utf8 >= MIXED_ENCODING_SHARE * high
 
 
 def _csv_header(ds: DatasetSpec, path: Path, container: str, where: str) -> tuple[str, list[str]]:
@@ -935,7 +974,9 @@ def _replace_rows(con, ds, ref, prepared, columns, ignored, etag, size, run_id, 
         bad = []
         if ds.format == "csv":
             bad = con.execute(
-                f"select byte_position, column_name, error_type from {rejects[0]} order by byte_position"
+                # a short line (MISSING COLUMNS) is reported at its end, the next line's first byte
+                f"select case when error_type = 'MISSING COLUMNS' then byte_position - 1 else byte_position end, "
+                f"column_name, error_type from {rejects[0]} order by 1"
             ).fetchall()
             if bad:
                 lines = _line_of(prepared.path, prepared.compression, [b for b, _, _ in bad])
