@@ -14,33 +14,49 @@ from zlv_dwh.warehouse import connect, install_extensions, retry_on_conflict
 log = logging.getLogger(__name__)
 
 
-def _libpq_value(value: object) -> str:
-    text = str(value)
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+# Extras of a postgres connection that are libpq options (the rest belong to the hook: iam,
+# aws_conn_id, cursor, sqlalchemy_*...), passed on in the URI's query.
+LIBPQ_OPTIONS = (
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "connect_timeout",
+    "application_name",
+    "options",
+    "target_session_attrs",
+)
 
 
 def postgres_dsn(conn_id: str) -> str:
-    """A libpq keyword DSN from an Airflow connection (password never logged)."""
-    from airflow.sdk import BaseHook
+    """The production database's libpq connection string: the provider's PostgresHook resolves the
+    login (an IAM token when the connection says `iam`), host, port and database; psycopg writes
+    them, with the connection's libpq options, escaped. The password is never logged."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+    from psycopg.conninfo import make_conninfo
 
-    conn = BaseHook.get_connection(conn_id)
-    parts = {"host": conn.host, "port": conn.port or 5432, "dbname": conn.schema, "user": conn.login, "password": conn.password}
-    parts.update({k: v for k, v in conn.extra_dejson.items() if k in ("sslmode", "connect_timeout", "application_name")})
-    parts.setdefault("application_name", "zlv_dwh_ingest")
-    return " ".join(f"{k}={_libpq_value(v)}" for k, v in parts.items() if v not in (None, ""))
+    hook = PostgresHook(postgres_conn_id=conn_id)
+    url = hook.sqlalchemy_url
+    options = {k: v for k, v in hook.get_connection(conn_id).extra_dejson.items() if k in LIBPQ_OPTIONS}
+    options.setdefault("application_name", "zlv_dwh_ingest")
+    parts = {"host": url.host, "port": url.port, "dbname": url.database, "user": url.username, "password": url.password}
+    return make_conninfo(**{k: v for k, v in parts.items() if v not in (None, "")}, **options)
 
 
 def s3_settings(conn_id: str) -> ingest_files.S3Settings:
-    """S3 access from an Airflow 'aws' connection; `endpoint_url` in its extra for Cellar/MinIO."""
-    from airflow.sdk import BaseHook
+    """S3 access from the provider's S3Hook: its credentials (static keys, or the temporary ones of
+    an assumed role / session, with their token), its endpoint (`endpoint_url` in the extra, for
+    Cellar or MinIO) and region."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    conn = BaseHook.get_connection(conn_id)
-    extra = conn.extra_dejson
+    hook = S3Hook(aws_conn_id=conn_id)
+    credentials = hook.get_credentials()
     return ingest_files.S3Settings(
-        endpoint_url=extra.get("endpoint_url"),
-        access_key_id=conn.login,
-        secret_access_key=conn.password,
-        region=extra.get("region_name", "us-east-1"),
+        endpoint_url=hook.conn_config.endpoint_url,
+        access_key_id=credentials.access_key,
+        secret_access_key=credentials.secret_key,
+        region=hook.conn_region_name or "us-east-1",
+        session_token=credentials.token,
     )
 
 

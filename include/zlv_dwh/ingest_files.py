@@ -403,6 +403,7 @@ def s3_client(s3: S3Settings):
         endpoint_url=s3.endpoint_url,
         aws_access_key_id=s3.access_key_id,
         aws_secret_access_key=s3.secret_access_key,
+        aws_session_token=s3.session_token,
         region_name=s3.region,
         # Unreachable storage fails in seconds, not minutes (botocore waits 60 s per connection by
         # default): 3 attempts of 5 s to connect; the Airflow task retries once more after 30 s.

@@ -42,6 +42,7 @@ class S3Settings:
     access_key_id: str
     secret_access_key: str
     region: str = "us-east-1"
+    session_token: str | None = None  # temporary credentials (assumed role, SSO) from the provider's hook
 
     def __repr__(self) -> str:  # keep keys out of logs and tracebacks
         return f"S3Settings(endpoint_url={self.endpoint_url!r}, region={self.region!r})"

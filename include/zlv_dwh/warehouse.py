@@ -228,7 +228,9 @@ def _s3_secret_sql(lake: LakeSettings) -> str:
     scope = "s3://" + lake.data_path.removeprefix("s3://").split("/", 1)[0]
     return (
         f"create or replace secret zlv_lake_s3 (type s3, key_id {quote_literal(s3.access_key_id)}, "
-        f"secret {quote_literal(s3.secret_access_key)}, endpoint {quote_literal(host)}, region {quote_literal(s3.region)}, "
+        f"secret {quote_literal(s3.secret_access_key)}, "
+        + (f"session_token {quote_literal(s3.session_token)}, " if s3.session_token else "")
+        + f"endpoint {quote_literal(host)}, region {quote_literal(s3.region)}, "
         f"url_style 'path', use_ssl {use_ssl}, scope {quote_literal(scope)})"
     )
 
