@@ -16,8 +16,11 @@ import contextlib
 import logging
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from airflow.triggers.base import StartTriggerArgs
 
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos import settings as cosmos_settings
@@ -35,6 +38,7 @@ from cosmos.operators.local import DbtLocalBaseOperator
 from cosmos.operators.watcher import DbtProducerWatcherOperator, _StdoutFilter
 
 from zlv_dwh import dbt_project
+from zlv_dwh.dbt_node_trigger import NODE_RESULTS_KEY, DbtNodeResultTrigger
 from zlv_dwh.settings import DBT_MANIFEST, DBT_PROJECT_DIR, DUCKDB_POOL, Paths, warehouse_backend
 
 
@@ -162,9 +166,23 @@ class ReportingProducer(DbtProducerWatcherOperator):
         self._dbt_runner_callbacks = [*(self._dbt_runner_callbacks or []), on_event]
         with contextlib.redirect_stdout(_StdoutFilter()):  # dbt's JSON lines: the callback logs them
             result = DbtLocalBaseOperator.run_dbt_runner(self, command, env, cwd, **kwargs)
+        _push_node_results(context["ti"], result)
         if errors:
             raise errors[0]
         return result
+
+
+def _push_node_results(ti: Any, result: Any) -> None:
+    """Every node's status and message, in one XCom, for the node tasks reporting on the
+    triggerer (zlv_dwh.dbt_node_trigger). Nothing when dbt stopped before running any node."""
+    executed = getattr(getattr(result, "result", None), "results", None)
+    if executed is None:
+        return
+    results = {
+        r.node.unique_id: {"status": str(getattr(r.status, "value", r.status)), "message": str(r.message or "")[:500]}
+        for r in executed
+    }
+    ti.xcom_push(key=NODE_RESULTS_KEY, value=results)
 
 
 def dbt_task_group(group_id: str = "dbt") -> DbtTaskGroup:
@@ -214,3 +232,14 @@ def _report_after_the_build(group: DbtTaskGroup) -> None:
         task.poke_interval = 1
         task.timeout = WATCHER_TIMEOUT_S
         task.poke_retry_number = 1  # see Cosmos's _handle_no_dbt_node_status: no fallback dbt run
+        # Under the scheduler the task starts and ends on the triggerer, from the build's results
+        # (no task process: 85 of them took three times the build on 2 cores). `airflow dags test`
+        # runs it in process as the sensor above instead.
+        nodes = producer.tests_per_model.get(task.model_unique_id, []) if task.is_test_sensor else [task.model_unique_id]
+        task.start_from_trigger = True
+        task.start_trigger_args = StartTriggerArgs(
+            trigger_cls=f"{DbtNodeResultTrigger.__module__}.{DbtNodeResultTrigger.__qualname__}",
+            next_method="execute_complete",
+            trigger_kwargs={"node_ids": nodes, "producer_task_id": producer.task_id},
+            timeout=timedelta(seconds=WATCHER_TIMEOUT_S),
+        )

@@ -249,6 +249,10 @@ def _check(referential: Referential, expected: Expected, wheel: Path) -> None:
         problems.append(f"{len(referential.departements)} départements ({expected.departements} expected)")
     if len(referential.regions) != expected.regions:
         problems.append(f"{len(referential.regions)} régions ({expected.regions} expected)")
+    for name in ("regions", "departements", "epci", "communes", "passage"):
+        codes = [row[0] for row in getattr(referential, name)]
+        if len(set(codes)) != len(codes):
+            problems.append(f"{name}: {len(codes) - len(set(codes))} code(s) listed twice")
     departements = {d[0] for d in referential.departements}
     orphans = [c[0] for c in referential.communes if c[2] not in departements]
     if orphans:
@@ -261,15 +265,17 @@ def _check(referential: Referential, expected: Expected, wheel: Path) -> None:
 
 # --- the load --------------------------------------------------------------------------------
 
+# No PRIMARY KEY: the DuckLake backend has none; the codes' uniqueness is checked before the load
+# (_check) and by the staging models' dbt tests.
 TABLES = {
-    "regions": "region_code varchar primary key, region_name varchar not null",
-    "departements": "departement_code varchar primary key, departement_name varchar not null, region_code varchar not null",
-    "epci": "epci_code varchar primary key, epci_name varchar not null, epci_kind varchar not null",
+    "regions": "region_code varchar not null, region_name varchar not null",
+    "departements": "departement_code varchar not null, departement_name varchar not null, region_code varchar not null",
+    "epci": "epci_code varchar not null, epci_name varchar not null, epci_kind varchar not null",
     "communes": (
-        "commune_code varchar primary key, commune_name varchar not null, departement_code varchar not null, "
+        "commune_code varchar not null, commune_name varchar not null, departement_code varchar not null, "
         "epci_code varchar, population integer"
     ),
-    "commune_passage": "code varchar primary key, current_code varchar not null, passage_kind varchar not null",
+    "commune_passage": "code varchar not null, current_code varchar not null, passage_kind varchar not null",
     "communes_by_cog": (
         "cog_millesime integer not null, commune_code varchar not null, commune_name varchar not null, "
         "departement_code varchar, epci_code varchar, epci_name varchar"
