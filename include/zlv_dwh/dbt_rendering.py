@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from airflow.triggers.base import StartTriggerArgs
-
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos import settings as cosmos_settings
 from cosmos.constants import (
