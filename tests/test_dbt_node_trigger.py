@@ -33,15 +33,19 @@ def test_the_verdict_follows_each_node_of_the_task():
 
 
 class _TaskInstance:
-    """What the triggerer hands the trigger (a runtime task instance): its id and xcom_pull."""
+    """What the triggerer hands the trigger (a runtime task instance): its ids."""
 
-    task_id = "dbt.a.run"
+    task_id, dag_id, run_id = "dbt.a.run", "zlv_transform", "manual__1"
+
+
+class _XCom:
+    """The XCom reads the triggerer answers, stubbed: the producer's value, after a few errors."""
 
     def __init__(self, results, failures=0):
         self.results, self.failures, self.calls = results, failures, []
 
-    def xcom_pull(self, task_ids, key):
-        self.calls.append((task_ids, key))
+    def get_one(self, **address):
+        self.calls.append(address)
         if self.failures:
             self.failures -= 1
             raise ConnectionError("api server restarting")
@@ -55,14 +59,24 @@ def _events(trigger):
     return asyncio.run(collect())
 
 
-def test_the_trigger_ends_the_task_from_the_producers_xcom_and_survives_a_transient_error():
+def test_the_trigger_ends_the_task_from_the_producers_xcom_and_survives_a_transient_error(monkeypatch):
+    import airflow.sdk.execution_time.xcom as xcom
+
+    stub = _XCom(RESULTS, failures=2)
+    monkeypatch.setattr(xcom, "XCom", stub)
     trigger = DbtNodeResultTrigger(["model.zlv.a"], "dbt.dbt_producer_watcher", poke_interval=0)
-    trigger.task_instance = _TaskInstance(RESULTS, failures=2)
+    trigger.task_instance = _TaskInstance()
     events = _events(trigger)
     assert [type(e) for e in events] == [TaskSuccessEvent]
-    assert trigger.task_instance.calls[-1] == ("dbt.dbt_producer_watcher", NODE_RESULTS_KEY)
+    assert stub.calls[-1] == {
+        "key": NODE_RESULTS_KEY,
+        "dag_id": "zlv_transform",
+        "task_id": "dbt.dbt_producer_watcher",
+        "run_id": "manual__1",
+        "map_index": -1,
+    }
     failing = DbtNodeResultTrigger(["model.zlv.b"], "dbt.dbt_producer_watcher", poke_interval=0)
-    failing.task_instance = _TaskInstance(RESULTS)
+    failing.task_instance = _TaskInstance()
     assert [type(e) for e in _events(failing)] == [TaskFailedEvent]
     classpath, kwargs = failing.serialize()
     assert classpath == "zlv_dwh.dbt_node_trigger.DbtNodeResultTrigger" and type(failing)(**kwargs).node_ids == ["model.zlv.b"]

@@ -221,10 +221,21 @@ def _report_after_the_build(group: DbtTaskGroup) -> None:
         return all(p in selected for p in parents if p.split(".", 1)[0] in ("model", "seed", "snapshot"))
 
     producer.tests_per_model = {m: [t for t in tests if runs(t)] for m, tests in producer.tests_per_model.items()}
-    for task in group.iter_tasks():
-        if task is producer or not hasattr(task, "poke"):
-            continue
-        if not any(up.startswith(f"{group.group_id}.") for up in task.upstream_task_ids):
+    nodes_tasks = [t for t in group.iter_tasks() if t is not producer and hasattr(t, "poke")]
+    node_ids = {t.task_id for t in nodes_tasks}
+    by_id = {t.task_id: t for t in nodes_tasks}
+    for task in nodes_tasks:
+        # Every node task reads the one build's results: it waits for the build only, not for the
+        # node tasks of its dbt parents (layer after layer, each hand-over between the scheduler
+        # and the triggerer cost ~4 s: 41.8 s for 10 layers). dbt's own order is in the build
+        # (and the lineage in the dbt docs); a node whose parent failed was skipped by dbt, which
+        # fails its task all the same.
+        # A model's tests stay after the model (`<group>.<model>.run` -> `<group>.<model>.test`).
+        same_model = task.task_id.rsplit(".", 1)[0] + "."
+        for upstream in sorted(u for u in task.upstream_task_ids & node_ids if not u.startswith(same_model)):
+            task.upstream_task_ids.discard(upstream)
+            by_id[upstream].downstream_task_ids.discard(task.task_id)
+        if not task.upstream_task_ids & node_ids:
             producer >> task
             task.trigger_rule = "all_done"
         task.deferrable = False
