@@ -21,7 +21,9 @@ lets personal data through — fix the treatment (the next ingest reloads the ta
 again; dbt does not run until it passes. Then it builds the dbt project `include/dbt/` with one
 `dbt build` (task `dbt.dbt_producer_watcher`, which alone holds the DuckDB pool; its log has dbt's
 whole output); each model and each model's tests then has its own task showing that node's result
-(a failed test fails its model's `.test` task, and what depends on it fails too: dbt skipped it). Then:
+(a failed test fails its model's `.test` task, and what depends on it fails too: dbt skipped it).
+These node tasks all follow the build and start and end on the triggerer (no worker): their log
+has the node's dbt status and message, within seconds of the build's end. Then:
 - `rgpd_audit`: every mart column must carry `meta.rgpd` and none may be personal data; a failure
   stops the run here and **nothing is published** (the previous file stays as it was);
 - `indicator_drift_gate`: compares the headline indicators (`include/config/indicators.yml`) with
@@ -39,8 +41,8 @@ models, which build from what is there.
 
 **On failure**: a red dbt task shows the model or test that failed (its log has the node's dbt
 event, the producer's log the whole build). After a fix, trigger the DAG again: a new run builds
-everything (a cleared producer does not build twice: Cosmos skips it; a cleared node task runs its
-own model alone with dbt, which DuckDB refuses clearly while another task writes). A
+everything (a cleared producer does not build twice: Cosmos skips it; a cleared node task reads
+the same build's result again, it never runs dbt by itself). A
 red `rgpd_audit` lists each offending mart and column (table `ops.rgpd_audit`). These need a fix,
 not a retry.
 Every failed task's log ends with a `NEXT STEP:` line: what to check, what to trigger after.
