@@ -57,7 +57,7 @@ with a `NEXT STEP:` line saying what to check and what to trigger.
             """The family's objects in the bucket (no warehouse access)."""
             return airflow_tasks.list_file_objects(family_name)
 
-        @task(task_id="load_object", pool=DUCKDB_POOL, map_index_template="{{ object_key }}")
+        @task(task_id="load_object", pool=DUCKDB_POOL, map_index_template="{{ object_key }}", multiple_outputs=False)
         def load_object(ref: dict) -> dict:
             """Load one object unless its ETag is already loaded; quarantine it if it breaks the contract."""
             context = get_current_context()

@@ -41,12 +41,12 @@ with DAG(
     tags=["zlv", "ingest", "production"],
 ):
 
-    @task(pool=DUCKDB_POOL)
+    @task(pool=DUCKDB_POOL, multiple_outputs=False)
     def load_table(table: str, **context) -> dict:
         """Replace one raw table with a fresh read-only copy."""
         return airflow_tasks.ingest_production_table(table, context["run_id"])
 
-    @task(outlets=[Asset(RAW_ASSETS["production"])])
+    @task(outlets=[Asset(RAW_ASSETS["production"])], multiple_outputs=False)
     def production_loaded(results: list[dict]) -> dict:
         """Mark the raw zone updated so the transform DAG runs."""
         return {r["table"]: r["rows"] for r in results}

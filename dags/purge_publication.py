@@ -42,7 +42,7 @@ with DAG(
     },
 ):
 
-    @task(pool=DUCKDB_POOL)
+    @task(pool=DUCKDB_POOL, multiple_outputs=False)
     def purge_publication(**context) -> dict:
         """Remove the publication and republish the last good one (zlv_dwh.publish.purge)."""
         return airflow_tasks.purge_publication(context["params"]["run_id"], context["params"]["reason"])

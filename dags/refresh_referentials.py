@@ -40,7 +40,7 @@ with DAG(
     tags=["zlv", "ingest", "referentials"],
 ):
 
-    @task(pool=DUCKDB_POOL, outlets=[Asset(RAW_ASSETS["referentials"])])
+    @task(pool=DUCKDB_POOL, outlets=[Asset(RAW_ASSETS["referentials"])], multiple_outputs=False)
     def load_referentials() -> dict:
         """The national referential, then dbt seed --full-refresh of the project's seeds."""
         return airflow_tasks.refresh_referentials(get_current_context()["run_id"])

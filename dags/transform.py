@@ -95,7 +95,7 @@ with DAG(
         """Stop before publishing when headline indicators moved beyond tolerance, unless approved."""
         return airflow_tasks.run_indicator_drift_gate(context["run_id"], dict(context["params"]))
 
-    @task(pool=DUCKDB_POOL)
+    @task(pool=DUCKDB_POOL, multiple_outputs=False)
     def publish(**context) -> dict:
         """Atomically replace the published marts file Metabase reads."""
         return airflow_tasks.publish_marts(context["run_id"])
