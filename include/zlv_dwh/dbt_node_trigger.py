@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,8 +30,11 @@ PASSED = frozenset({"success", "pass", "warn"})
 ATTEMPTS = 5  # reading the XCom through the API server: a few tries on a transient error
 # The triggerer runs every node task's trigger of a run in one process: the build's results are
 # read once per DAG run, not once per node task (100 reads of the same XCom took ~10 s).
-_RESULTS_BY_RUN: dict[tuple[str, str, str], dict | None] = {}
+# Kept a few minutes only (the node tasks of a run all read within seconds of the build): a
+# producer cleared and run again in the same DAG run is read afresh.
+_RESULTS_BY_RUN: dict[tuple[str, str, str], tuple[float, dict]] = {}
 _RUNS_KEPT = 8
+_KEPT_S = 300.0
 
 
 def verdict(node_ids: list[str], results: dict[str, dict] | None) -> tuple[bool, str]:
@@ -78,16 +82,18 @@ class DbtNodeResultTrigger(BaseTrigger):
 
         ti = self.task_instance
         run = (ti.dag_id, ti.run_id, self.producer_task_id)
-        if run not in _RESULTS_BY_RUN:
-            value = XCom.get_one(
-                key=NODE_RESULTS_KEY, dag_id=ti.dag_id, task_id=self.producer_task_id, run_id=ti.run_id, map_index=-1
-            )
-            if value is None:  # not cached: a build that pushes nothing is reported, not remembered
-                return None
-            _RESULTS_BY_RUN[run] = value
-            while len(_RESULTS_BY_RUN) > _RUNS_KEPT:
-                _RESULTS_BY_RUN.pop(next(iter(_RESULTS_BY_RUN)))
-        return _RESULTS_BY_RUN[run]
+        cached = _RESULTS_BY_RUN.get(run)
+        if cached is not None and time.monotonic() - cached[0] < _KEPT_S:
+            return cached[1]
+        value = XCom.get_one(
+            key=NODE_RESULTS_KEY, dag_id=ti.dag_id, task_id=self.producer_task_id, run_id=ti.run_id, map_index=-1
+        )
+        if value is None:  # not cached: a build that pushes nothing is reported, not remembered
+            return None
+        _RESULTS_BY_RUN[run] = (time.monotonic(), value)
+        while len(_RESULTS_BY_RUN) > _RUNS_KEPT:
+            _RESULTS_BY_RUN.pop(next(iter(_RESULTS_BY_RUN)))
+        return value
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         results, error = None, None
