@@ -23,9 +23,9 @@ demo: venv
 test: venv
 	@$(BIN)/python -m pytest
 
-## test-fast: everything but the slow end-to-end tests
+## test-fast: everything but the slow end-to-end tests (the fault ledger reports the slow tests' faults as not run, without failing)
 test-fast: venv
-	@$(BIN)/python -m pytest -m "not slow"
+	@ZLV_FAULTS_REQUIRED=0 $(BIN)/python -m pytest -m "not slow"
 
 lint: venv
 	@$(BIN)/ruff check include dags tests

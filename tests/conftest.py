@@ -192,12 +192,22 @@ _FAULT_REPORT = pytest.StashKey[dict]()
 _LEDGER = pytest.StashKey["object"]()
 
 
-def _ledger(config):
+def _ledger(config, answers_for_the_registry: bool = False):
     from faults.ledger import Ledger
+    from faults.registry import REGISTERED
 
     if _LEDGER not in config.stash:
-        config.stash[_LEDGER] = Ledger()
+        config.stash[_LEDGER] = Ledger(registered=REGISTERED if answers_for_the_registry else ())
     return config.stash[_LEDGER]
+
+
+def pytest_collection_finish(session):
+    """A session that collects the fault suite answers for the whole registry: a registered fault
+    it does not inject counts as not survived. ZLV_FAULTS_REQUIRED=0 (make test-fast, a subset on
+    purpose) only reports those."""
+    if any(item.nodeid.startswith(("tests/faults/", "faults/")) for item in session.items):
+        ledger = _ledger(session.config, answers_for_the_registry=True)
+        ledger.require_all = os.environ.get("ZLV_FAULTS_REQUIRED", "1") != "0"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -235,13 +245,17 @@ def fault(request):
 
 def pytest_sessionfinish(session, exitstatus):
     ledger = session.config.stash.get(_LEDGER, None)
-    if ledger is not None and ledger.faults and not ledger.holds() and session.exitstatus == 0:
+    if ledger is not None and os.environ.get("ZLV_FAULTS_DUMP"):
+        Path(os.environ["ZLV_FAULTS_DUMP"]).write_text(
+            json.dumps([{"test": f.test, "injected": f.injected} for f in ledger.faults], indent=1)
+        )
+    if ledger is not None and not ledger.holds() and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     ledger = config.stash.get(_LEDGER, None)
-    if ledger is None or not ledger.faults:
+    if ledger is None:
         return
     for problem in ledger.problems():
         terminalreporter.write_line(f"FAULT {problem}", red=True)
