@@ -3,13 +3,6 @@
 -- services - with their activation: "Autres structures de votre territoire inscrites".
 with
 
-establishments as (
-
-    select * from {{ ref('stg_production__establishments') }}
-    where not is_deleted
-
-),
-
 activity as (
 
     select * from {{ ref('establishment_activity') }}
@@ -18,13 +11,7 @@ activity as (
 
 communes as (
 
-    select distinct
-        establishments.establishment_id,
-        coalesce(territory.commune_code, locality.geo_code) as commune_code
-
-    from establishments
-    cross join unnest(establishments.locality_geo_codes) as locality(geo_code)
-    {{ territory_join('locality.geo_code') }}
+    select * from {{ ref('int_establishment_communes') }}
 
 ),
 

@@ -3,22 +3,9 @@
 -- the dwellings with several owners ("Parcs de logements", owners section).
 with
 
-establishments as (
-
-    select * from {{ ref('stg_production__establishments') }}
-
-),
-
 establishment_communes as (
 
-    select distinct
-        establishments.establishment_id,
-        coalesce(territory.commune_code, locality.geo_code) as commune_code
-
-    from establishments
-    cross join unnest(establishments.locality_geo_codes) as locality(geo_code)
-    {{ territory_join('locality.geo_code') }}
-    where not establishments.is_deleted
+    select * from {{ ref('int_establishment_communes') }}
 
 ),
 

@@ -4,23 +4,9 @@
 -- rented) of the same year, and the dwellings of the territory imported in ZLV.
 with
 
-establishments as (
-
-    select * from {{ ref('stg_production__establishments') }}
-
-),
-
 establishment_communes as (
 
-    -- a perimeter may name an arrondissement or a former commune: counted on the current COG
-    select distinct
-        establishments.establishment_id,
-        coalesce(territory.commune_code, locality.geo_code) as commune_code
-
-    from establishments
-    cross join unnest(establishments.locality_geo_codes) as locality(geo_code)
-    {{ territory_join('locality.geo_code') }}
-    where not establishments.is_deleted
+    select * from {{ ref('int_establishment_communes') }}
 
 ),
 
