@@ -603,3 +603,23 @@ def test_a_short_line_is_rejected_at_its_own_line_and_counted_apart_from_the_nex
     rejected = {line for (line,) in _q(wh, "select line from ops.file_rejects where object_key = ?", [FF_2024])}
     assert rejected == {4, 5}
     assert _q(wh, "select rows_malformed from ops.file_manifest where object_key = ?", [FF_2024]) == [(2,)]
+
+
+def test_lines_without_a_local_id_are_one_repeated_key_like_any_other(s3, bucket, client, demo, tmp_path, ext):
+    """Real exports hold lines whose ff_idlocal is empty: two of them are one repeated (empty) key,
+    ranked and kept by the same rule, not a key 'also fed by another object'."""
+    lines = _lovac_lines(demo)
+    header = lines[0].split(D)
+    key = header.index("ff_idlocal")
+    blank = []
+    for line in lines[1:3]:
+        fields = line.split(D)
+        fields[key] = ""
+        blank.append(D.join(fields))
+    _put_text(client, bucket, LOVAC_2025, lines + blank)
+    wh = tmp_path / "wh.duckdb"
+    report = _ingest("locomvac", s3[0], bucket, wh, ext)
+    outcome = next(o for o in report.outcomes if o.key == LOVAC_2025)
+    assert outcome.status == "loaded", outcome
+    assert _q(wh, "select count(*) from raw_locomvac.lovac where _source_key = ? and ff_idlocal is null", [LOVAC_2025]) == [(1,)]
+    assert f"at line(s) {len(lines) + 1}, {len(lines) + 2}" in outcome.reason
