@@ -384,6 +384,17 @@ def _put_text(client, bucket, key, lines, encoding="cp1252", bom=False):
     client.put_object(Bucket=bucket, Key=key, Body=(b"\xef\xbb\xbf" if bom else b"") + body)
 
 
+def _with_column(lines, column, value_of):
+    """The data lines (header excluded) with `column` set to value_of(its value)."""
+    at = lines[0].split(D).index(column)
+    out = []
+    for line in lines[1:]:
+        fields = line.split(D)
+        fields[at] = value_of(fields[at])
+        out.append(D.join(fields))
+    return out
+
+
 def _lovac_rows(wh, key=LOVAC_2025):
     return _q(
         wh,
@@ -398,13 +409,7 @@ def test_lovac_in_utf8_with_a_bom_and_cp1252_bytes_in_a_dropped_column_give_the_
     """The same LOVAC rows delivered as Windows-1252 with ’ and œ in a dropped column, and as UTF-8
     with a BOM under a dataset declared windows-1252: identical raw rows (pseudonymised ids too)."""
     lines = _lovac_lines(demo)
-    header = lines[0].split(D)
-    dropped = header.index("proprietaire")
-    marked = []
-    for line in lines[1:]:
-        fields = line.split(D)
-        fields[dropped] = "SCI L’ŒUVRE " + fields[dropped]
-        marked.append(D.join(fields))
+    marked = _with_column(lines, "proprietaire", lambda value: "SCI L’ŒUVRE " + value)
     wh1, wh2 = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
     _put_text(client, bucket, LOVAC_2025, lines[:1] + marked, "cp1252")
     first = _ingest("locomvac", s3[0], bucket, wh1, ext)
@@ -567,13 +572,7 @@ def test_a_utf8_file_with_a_stray_latin1_byte_is_quarantined_not_loaded_as_mojib
     """Mostly UTF-8 (every accent right) but one byte is not: decoding it all as Windows-1252 would
     store « Lâ€™Å’UVRE » for « L’ŒUVRE ». Quarantined with the line of the stray byte instead."""
     lines = _lovac_lines(demo)
-    header = lines[0].split(D)
-    dropped = header.index("proprietaire")
-    marked = []
-    for line in lines[1:]:
-        fields = line.split(D)
-        fields[dropped] = "SCI L’ŒUVRE é"
-        marked.append(D.join(fields))
+    marked = _with_column(lines, "proprietaire", lambda value: "SCI L’ŒUVRE é")
     body = ("\n".join(lines[:1] + marked) + "\n").encode("utf-8")
     third = body.index(b"\n", body.index(b"\n", body.index(b"\n") + 1) + 1)  # end of physical line 3
     body = body[:third] + b" \xe9" + body[third:]  # one Latin-1 é at the end of line 3
